@@ -1,0 +1,1 @@
+"""The answer pipeline (planned: issue "The answering agent")."""

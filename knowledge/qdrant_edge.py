@@ -1,0 +1,389 @@
+"""The knowledge store on the Qdrant engine embedded in the process (``qdrant-edge-py``).
+
+One folder per install holds two shards: ``{prefix}_chunks`` (named dense vector
+``dense``, cosine, and named sparse vector ``sparse`` with the IDF modifier) and
+``{prefix}_documents`` (the catalogue, payload only). The shard folders are
+locked while open: one process per folder.
+
+This module also holds what both backends share (validation, filter terms, error
+mapping), so ``ServerStore`` behaves the same by construction.
+
+Usage::
+
+    store = EdgeStore(path=Path("var/qdrant"), dim=384)
+    store.upsert_chunks(chunks, dense_vectors, sparse_vectors)
+    hits = store.search(StoreQuery(filter=ChunkFilter(tenant="tidewell"), dense=query_vector, sparse=terms))
+    store.close()
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+import qdrant_edge as qe
+
+from knowledge.schema import (
+    Chunk,
+    ChunkFilter,
+    DocumentPage,
+    DocumentRecord,
+    ScoredChunk,
+    SparseVector,
+    StoreQuery,
+    normalize_language,
+    normalize_market,
+)
+from knowledge.store import DENSE, INDEXED_FIELDS, SPARSE
+from polydesk.errors import ConfigError, InputError, PolydeskError, StoreError
+
+BATCH_SIZE = 256
+DOCUMENT_INDEXED_FIELDS = ("tenant", "market", "language", "kind")
+_MAX_TERM_ID = 2**32 - 1
+T = TypeVar("T")
+
+# ---------------------------------------------------------------------------
+# Shared by both backends
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One payload condition: ``key`` equals one of ``values`` (empty: matches nothing)."""
+
+    key: str
+    values: tuple[str, ...] | tuple[int, ...]
+
+    def value_list(self) -> list[str] | list[int]:
+        return cast("list[str] | list[int]", list(self.values))
+
+
+def prefetch_limit(limit: int) -> int:
+    """How many candidates each side of a hybrid search hands to the fusion."""
+    return max(limit * 4, 20)
+
+
+def chunk_filter_terms(flt: ChunkFilter) -> list[Match]:
+    """The conditions of a chunk filter; the tenant always comes first."""
+    terms = [Match("tenant", (flt.tenant,))]
+    try:
+        if flt.markets is not None:
+            terms.append(Match("market", tuple(normalize_market(value) for value in flt.markets)))
+        if flt.languages is not None:
+            terms.append(Match("language", tuple(normalize_language(value) for value in flt.languages)))
+    except ValueError as exc:
+        raise InputError(f"invalid search filter: {exc}") from exc
+    if flt.kinds is not None:
+        terms.append(Match("kind", tuple(flt.kinds)))
+    if flt.document_ids is not None:
+        terms.append(Match("document_id", tuple(flt.document_ids)))
+    return terms
+
+
+def document_filter_terms(tenant: str, *, market: str | None, language: str | None, kind: str | None) -> list[Match]:
+    return chunk_filter_terms(ChunkFilter(
+        tenant=tenant,
+        markets=None if market is None else (market,),
+        languages=None if language is None else (language,),
+        kinds=None if kind is None else (kind,),
+    ))
+
+
+def document_chunk_terms(tenant: str, document_id: str, version: int | None = None) -> list[Match]:
+    terms = [Match("tenant", (tenant,)), Match("document_id", (document_id,))]
+    if version is not None:
+        terms.append(Match("version", (version,)))
+    return terms
+
+
+def _dense_problem(vector: Sequence[float], dim: int) -> str | None:
+    try:
+        if len(vector) != dim:
+            return f"dense vector has {len(vector)} values, the index expects {dim}"
+        if not all(math.isfinite(value) for value in vector):
+            return "dense vector has a non-finite value (NaN or infinity)"
+    except TypeError:
+        return "dense vector is not a sequence of numbers"
+    return None
+
+
+def _sparse_problem(vector: SparseVector) -> str | None:
+    try:
+        if len(set(vector.indices)) != len(vector.indices):
+            return "sparse vector repeats an index"
+        if any(not 0 <= index <= _MAX_TERM_ID for index in vector.indices):
+            return "sparse vector has an index outside 0..2**32-1"
+        if not all(math.isfinite(value) for value in vector.values):
+            return "sparse vector has a non-finite value (NaN or infinity)"
+    except (TypeError, AttributeError):
+        return "sparse vector is not a SparseVector of numbers"
+    return None
+
+
+def validate_upsert(chunks: Sequence[Chunk], dense: Sequence[Sequence[float]],
+                    sparse: Sequence[SparseVector], *, dim: int) -> None:
+    """Refuse the whole batch if any chunk is unfit: the engines would write the valid part of it."""
+    if not len(chunks) == len(dense) == len(sparse):
+        raise InputError(f"upsert needs one dense and one sparse vector per chunk: {len(chunks)} chunks, "
+                         f"{len(dense)} dense, {len(sparse)} sparse; nothing was written")
+    for number, (chunk, dense_vector, sparse_vector) in enumerate(zip(chunks, dense, sparse, strict=True)):
+        problem = _dense_problem(dense_vector, dim) or _sparse_problem(sparse_vector)
+        if problem:
+            raise InputError(f"chunk #{number} (tenant {chunk.tenant!r}, document {chunk.document_id!r}, "
+                             f"version {chunk.version}, position {chunk.position}): {problem}; nothing was written")
+
+
+def validate_query(query: StoreQuery, *, dim: int) -> None:
+    problem = None
+    if query.dense is not None:
+        problem = _dense_problem(query.dense, dim)
+    if problem is None and query.sparse is not None:
+        problem = _sparse_problem(query.sparse)
+    if problem:
+        raise InputError(f"invalid search query: {problem}")
+    if query.rrf_k < 1:
+        raise InputError(f"invalid search query: rrf_k must be at least 1, got {query.rrf_k}")
+
+
+def parse_offset(offset: str | None) -> str | None:
+    if offset is None:
+        return None
+    try:
+        return str(uuid.UUID(offset))
+    except ValueError as exc:
+        raise InputError(f"{offset!r} is not a page offset returned by list_documents") from exc
+
+
+def chunk_from_payload(payload: Mapping[str, Any] | None) -> Chunk:
+    return Chunk.model_validate(payload or {})
+
+
+def record_from_payload(payload: Mapping[str, Any] | None) -> DocumentRecord:
+    return DocumentRecord.model_validate(payload or {})
+
+
+def in_batches(items: Sequence[T], size: int = BATCH_SIZE) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+@contextmanager
+def store_errors(operation: str) -> Iterator[None]:
+    """Report any backend failure as a ``StoreError``; our own errors pass through unchanged."""
+    try:
+        yield
+    except PolydeskError:
+        raise
+    except Exception as exc:
+        raise StoreError.from_exception(operation, exc) from exc
+
+
+# ---------------------------------------------------------------------------
+# The embedded backend
+# ---------------------------------------------------------------------------
+
+
+def _condition(match: Match) -> qe.FieldCondition:
+    if len(match.values) == 1:
+        return qe.FieldCondition(match.key, match=qe.MatchValue(match.values[0]))
+    return qe.FieldCondition(match.key, match=qe.MatchAny(match.value_list()))
+
+
+def _edge_filter(must: Sequence[Match], must_not: Sequence[Match] = ()) -> qe.Filter:
+    return qe.Filter(must=[_condition(m) for m in must], must_not=[_condition(m) for m in must_not] or None)
+
+
+def _chunks_config(dim: int) -> qe.EdgeConfig:
+    return qe.EdgeConfig(
+        vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+        sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+    )
+
+
+def _documents_config() -> qe.EdgeConfig:
+    # The engine needs at least one vector; a sparse one costs nothing on points that never set it.
+    return qe.EdgeConfig(sparse_vectors={"unused": qe.EdgeSparseVectorParams()})
+
+
+def _open_shard(path: Path, config: qe.EdgeConfig, indexed: Sequence[str]) -> qe.EdgeShard:
+    exists = path.is_dir() and any(path.iterdir())
+    try:
+        shard = qe.EdgeShard.load(str(path), config) if exists else qe.EdgeShard.create(str(path), config)
+    except Exception as exc:
+        if "incompatible" in str(exc).lower():
+            raise ConfigError(f"the knowledge index at {path} was built with another vector size or layout "
+                              f"than asked for ({exc}); rebuild it or fix the embedding settings") from exc
+        raise StoreError(f"cannot open the knowledge index at {path} (is another process using it?): {exc}") from exc
+    try:
+        present = shard.info().payload_schema
+        for field in indexed:
+            if field not in present:
+                schema = qe.KeywordIndexParams(is_tenant=True) if field == "tenant" else qe.PayloadSchemaType.Keyword
+                shard.update(qe.UpdateOperation.create_field_index(field, schema))
+    except Exception as exc:
+        shard.close()
+        raise StoreError.from_exception("open", exc) from exc
+    return shard
+
+
+class EdgeStore:
+    """``KnowledgeStore`` on the embedded engine. Writes are serialised; returned writes are durable (WAL)."""
+
+    def __init__(self, *, path: Path, dim: int, collection_prefix: str = "polydesk") -> None:
+        if dim < 1:
+            raise ConfigError(f"vector size must be at least 1, got {dim}")
+        self.path = Path(path)
+        self.dim = dim
+        self._lock = threading.Lock()
+        self._closed = False
+        self._chunks = _open_shard(self.path / f"{collection_prefix}_chunks", _chunks_config(dim), INDEXED_FIELDS)
+        try:
+            self._documents = _open_shard(self.path / f"{collection_prefix}_documents", _documents_config(),
+                                          DOCUMENT_INDEXED_FIELDS)
+        except PolydeskError:
+            self._chunks.close()
+            raise
+
+    def __enter__(self) -> EdgeStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"the knowledge index at {self.path} is closed")
+
+    def _update(self, shard: qe.EdgeShard, operation: qe.UpdateOperation) -> None:
+        with self._lock:
+            self._check_open()
+            shard.update(operation)
+
+    # -- chunks ------------------------------------------------------------
+
+    def upsert_chunks(self, chunks: Sequence[Chunk], dense: Sequence[Sequence[float]],
+                      sparse: Sequence[SparseVector]) -> None:
+        validate_upsert(chunks, dense, sparse, dim=self.dim)
+        points = [
+            qe.Point(chunk.point_id,
+                     {DENSE: [float(value) for value in vector],
+                      SPARSE: qe.SparseVector(list(terms.indices), [float(value) for value in terms.values])},
+                     chunk.payload())
+            for chunk, vector, terms in zip(chunks, dense, sparse, strict=True)
+        ]
+        with store_errors("upsert_chunks"):
+            for batch in in_batches(points):
+                self._update(self._chunks, qe.UpdateOperation.upsert_points(list(batch)))
+
+    def delete_chunks(self, tenant: str, document_id: str, *, except_version: int | None = None) -> None:
+        keep = [] if except_version is None else [Match("version", (except_version,))]
+        flt = _edge_filter(document_chunk_terms(tenant, document_id), keep)
+        with store_errors("delete_chunks"):
+            self._update(self._chunks, qe.UpdateOperation.delete_points_by_filter(flt))
+
+    def get_chunks(self, tenant: str, document_id: str, *, version: int | None = None) -> list[Chunk]:
+        flt = _edge_filter(document_chunk_terms(tenant, document_id, version))
+        records: list[qe.Record] = []
+        offset: Any = None
+        with store_errors("get_chunks"):
+            self._check_open()
+            while True:
+                page, offset = self._chunks.scroll(qe.ScrollRequest(
+                    offset=offset, limit=BATCH_SIZE, filter=flt, with_payload=True, with_vector=False))
+                records.extend(page)
+                if offset is None:
+                    break
+        chunks = [chunk_from_payload(record.payload) for record in records]
+        return sorted(chunks, key=lambda chunk: (chunk.version, chunk.position))
+
+    def count_chunks(self, flt: ChunkFilter) -> int:
+        request = qe.CountRequest(exact=True, filter=_edge_filter(chunk_filter_terms(flt)))
+        with store_errors("count_chunks"):
+            self._check_open()
+            return self._chunks.count(request)
+
+    def search(self, query: StoreQuery) -> list[ScoredChunk]:
+        validate_query(query, dim=self.dim)
+        with store_errors("search"):
+            self._check_open()
+            points = self._chunks.query(self._search_request(query))
+        return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score) for point in points]
+
+    def _search_request(self, query: StoreQuery) -> qe.QueryRequest:
+        terms = chunk_filter_terms(query.filter)
+        flt = _edge_filter(terms)
+        # Sparse IDF counts only the tenant's own chunks: another tenant's vocabulary must not shift scores.
+        idf = qe.SearchParams(idf=qe.IdfParams(corpus=_edge_filter(terms[:1])))
+        dense = None if query.dense is None else qe.Query.Nearest([float(v) for v in query.dense], using=DENSE)
+        sparse = None if query.sparse is None else qe.Query.Nearest(
+            qe.SparseVector(list(query.sparse.indices), [float(v) for v in query.sparse.values]), using=SPARSE)
+        if dense is not None and sparse is not None:
+            candidates = prefetch_limit(query.limit)
+            # The stub types Fusion.Rrf as a nested class rather than a Fusion; the engine accepts it.
+            fusion = cast(qe.Fusion, qe.Fusion.Rrf(k=query.rrf_k))
+            return qe.QueryRequest(
+                limit=query.limit, filter=flt, with_payload=True, query=fusion,
+                prefetches=[qe.Prefetch(limit=candidates, query=dense, filter=flt),
+                            qe.Prefetch(limit=candidates, query=sparse, filter=flt, params=idf)])
+        if dense is not None:
+            return qe.QueryRequest(limit=query.limit, query=dense, filter=flt, with_payload=True)
+        return qe.QueryRequest(limit=query.limit, query=sparse, filter=flt, with_payload=True, params=idf)
+
+    # -- documents ---------------------------------------------------------
+
+    def put_document(self, record: DocumentRecord) -> None:
+        point = qe.Point(record.point_id, {}, record.payload())
+        with store_errors("put_document"):
+            self._update(self._documents, qe.UpdateOperation.upsert_points([point]))
+
+    def get_documents(self, tenant: str, document_ids: Sequence[str]) -> dict[str, DocumentRecord]:
+        ids: list[qe.PointId] = [DocumentRecord.make_point_id(tenant, document_id) for document_id in document_ids]
+        with store_errors("get_documents"):
+            self._check_open()
+            found = self._documents.retrieve(ids, True, False) if ids else []
+        records = (record_from_payload(point.payload) for point in found)
+        return {record.document_id: record for record in records if record.tenant == tenant}
+
+    def list_documents(self, tenant: str, *, market: str | None = None, language: str | None = None,
+                       kind: str | None = None, limit: int = 100, offset: str | None = None) -> DocumentPage:
+        if limit < 1:
+            raise InputError(f"limit must be at least 1, got {limit}")
+        flt = _edge_filter(document_filter_terms(tenant, market=market, language=language, kind=kind))
+        request = qe.ScrollRequest(offset=parse_offset(offset), limit=limit, filter=flt,
+                                   with_payload=True, with_vector=False)
+        with store_errors("list_documents"):
+            self._check_open()
+            page, next_id = self._documents.scroll(request)
+        return DocumentPage(records=[record_from_payload(point.payload) for point in page],
+                            next_offset=None if next_id is None else str(next_id))
+
+    def delete_document(self, tenant: str, document_id: str) -> None:
+        point_id: qe.PointId = DocumentRecord.make_point_id(tenant, document_id)
+        with store_errors("delete_document"):
+            self._update(self._documents, qe.UpdateOperation.delete_points([point_id]))
+
+    def close(self) -> None:
+        """Flush and release the folder lock. Closing twice is harmless."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            with store_errors("close"):
+                try:
+                    # Not needed for durability (the WAL has every returned write); it leaves the segment
+                    # files current, so a copy of the closed folder is a complete backup.
+                    self._chunks.flush()
+                    self._documents.flush()
+                finally:
+                    try:
+                        self._chunks.close()
+                    finally:
+                        self._documents.close()

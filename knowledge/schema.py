@@ -1,0 +1,186 @@
+"""The index contract: what a chunk is, what a document record is, how to ask.
+
+Every stored chunk carries ``tenant``, ``market`` (or ``*``), ``language``,
+``kind``, ``source``, ``document_id``, ``title``, ``version``, ``content_hash``,
+its text and its position in the source. Every search filters by tenant.
+
+Example:
+    >>> chunk = Chunk(tenant="tidewell", document_id="policies/de/returns.md", version=1,
+    ...               position=0, text="Rückgabe innerhalb von 30 Tagen.", market="DE",
+    ...               language="de", kind="policy", source="policies/de/returns.md",
+    ...               title="Rückgabe")
+    >>> chunk.point_id == Chunk.make_point_id("tidewell", "policies/de/returns.md", 1, 0)
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Kind = Literal["doc", "faq", "policy", "conversation"]
+KINDS: tuple[Kind, ...] = ("doc", "faq", "policy", "conversation")
+ANY_MARKET = "*"
+
+# Fixed namespace so point ids are the same on every machine and every run.
+_POINT_NAMESPACE = uuid.UUID("6f1c2a52-8a2e-4c1e-9a51-5d2b7f0e9c11")
+
+
+def text_hash(text: str) -> str:
+    """A short, stable fingerprint of a text (sha256, 16 hex digits)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def normalize_market(value: str) -> str:
+    value = value.strip().upper()
+    if value == ANY_MARKET:
+        return value
+    if not (2 <= len(value) <= 3 and value.isalpha() and value.isascii()):
+        raise ValueError(f"market must be a 2-3 letter country code or '*', got {value!r}")
+    return value
+
+
+def normalize_language(value: str) -> str:
+    value = value.strip().lower().replace("_", "-")
+    primary = value.split("-")[0]
+    if not (2 <= len(primary) <= 3 and primary.isalpha() and primary.isascii()):
+        raise ValueError(f"language must be an ISO 639 code such as 'de' or 'pt-br', got {value!r}")
+    return value
+
+
+class Chunk(BaseModel):
+    """One searchable piece of a document, with everything a filter or a citation needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str = Field(min_length=1, max_length=64)
+    document_id: str = Field(min_length=1, max_length=512)
+    version: int = Field(ge=1)
+    position: int = Field(ge=0, description="order of the chunk within its document")
+    text: str = Field(min_length=1)
+    market: str = ANY_MARKET
+    language: str
+    kind: Kind
+    source: str
+    title: str = ""
+    section: str = Field(default="", description="heading path inside the source, e.g. 'Returns > Germany'")
+    page: int | None = None
+    content_hash: str = ""
+    extra: dict[str, str] = Field(default_factory=dict, description="kind-specific fields, e.g. conversation_id")
+
+    @field_validator("market")
+    @classmethod
+    def _check_market(cls, value: str) -> str:
+        return normalize_market(value)
+
+    @field_validator("language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        return normalize_language(value)
+
+    def model_post_init(self, _context: object) -> None:
+        if not self.content_hash:
+            object.__setattr__(self, "content_hash", text_hash(self.text))
+
+    @staticmethod
+    def make_point_id(tenant: str, document_id: str, version: int, position: int) -> str:
+        return str(uuid.uuid5(_POINT_NAMESPACE, f"{tenant}\x1f{document_id}\x1f{version}\x1f{position}"))
+
+    @property
+    def point_id(self) -> str:
+        return self.make_point_id(self.tenant, self.document_id, self.version, self.position)
+
+    def payload(self) -> dict[str, object]:
+        return self.model_dump()
+
+
+class DocumentRecord(BaseModel):
+    """The catalogue entry of one document: which version is live and what it holds.
+
+    The record is the switch that makes a new version visible: chunks of any
+    other version of the document are never returned by a search.
+    """
+
+    tenant: str
+    document_id: str
+    version: int = Field(ge=1)
+    title: str = ""
+    source: str
+    kind: Kind
+    market: str = ANY_MARKET
+    language: str
+    source_hash: str = Field(description="fingerprint of the source bytes and the ingestion options")
+    chunk_count: int = Field(ge=0)
+    ingested_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @staticmethod
+    def make_point_id(tenant: str, document_id: str) -> str:
+        return str(uuid.uuid5(_POINT_NAMESPACE, f"document\x1f{tenant}\x1f{document_id}"))
+
+    @property
+    def point_id(self) -> str:
+        return self.make_point_id(self.tenant, self.document_id)
+
+    def payload(self) -> dict[str, object]:
+        return self.model_dump(mode="json")
+
+
+@dataclass(frozen=True, slots=True)
+class SparseVector:
+    """A sparse lexical vector: term ids (uint32) and weights."""
+
+    indices: list[int]
+    values: list[float]
+
+    def __post_init__(self) -> None:
+        if len(self.indices) != len(self.values):
+            raise ValueError("sparse vector needs as many values as indices")
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkFilter:
+    """What a search may return. ``tenant`` is mandatory; the rest narrow it."""
+
+    tenant: str
+    markets: tuple[str, ...] | None = None
+    languages: tuple[str, ...] | None = None
+    kinds: tuple[str, ...] | None = None
+    document_ids: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.tenant:
+            raise ValueError("every search filters by tenant")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreQuery:
+    """A query to a store backend: dense, sparse or both (fused with RRF)."""
+
+    filter: ChunkFilter
+    limit: int = 10
+    dense: list[float] | None = None
+    sparse: SparseVector | None = None
+    rrf_k: int = 10
+
+    def __post_init__(self) -> None:
+        if self.dense is None and self.sparse is None:
+            raise ValueError("a query needs a dense vector, a sparse vector or both")
+        if self.limit < 1:
+            raise ValueError("limit must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredChunk:
+    chunk: Chunk
+    score: float
+
+
+@dataclass(slots=True)
+class DocumentPage:
+    records: list[DocumentRecord] = field(default_factory=list)
+    next_offset: str | None = None

@@ -1,0 +1,1 @@
+"""Personas and market rules as validated YAML (planned: issue "The answering agent")."""

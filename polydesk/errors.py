@@ -1,0 +1,79 @@
+"""The polydesk exception hierarchy (see CONVENTIONS: httpx/_exceptions.py).
+
+Every error carries a stable machine-readable ``code`` (what an HTTP response
+or a ``--json`` summary shows) and a human message. Codes never change once
+published; add new ones instead.
+
+PolydeskError
+├── ConfigError                 code ``invalid_config``
+├── InputError                  bad input from a user: nothing was written
+│   ├── UnsupportedTypeError    code ``unsupported_type``
+│   ├── EmptyFileError          code ``empty_file``
+│   ├── CorruptFileError        code ``corrupt_file``
+│   ├── EncryptedFileError      code ``encrypted_file``
+│   ├── FileTooLargeError       code ``file_too_large``
+│   └── InvalidRecordError      code ``invalid_record`` (FAQ row, transcript line)
+├── NotFoundError               code ``not_found``
+└── StoreError                  code ``store_unavailable``: the index could not be read or written
+"""
+
+from __future__ import annotations
+
+
+class PolydeskError(Exception):
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class ConfigError(PolydeskError):
+    code = "invalid_config"
+
+
+class InputError(PolydeskError):
+    code = "invalid_input"
+
+
+class UnsupportedTypeError(InputError):
+    code = "unsupported_type"
+
+
+class EmptyFileError(InputError):
+    code = "empty_file"
+
+
+class CorruptFileError(InputError):
+    code = "corrupt_file"
+
+
+class EncryptedFileError(InputError):
+    code = "encrypted_file"
+
+
+class FileTooLargeError(InputError):
+    code = "file_too_large"
+
+
+class InvalidRecordError(InputError):
+    code = "invalid_record"
+
+
+class NotFoundError(PolydeskError):
+    code = "not_found"
+
+
+class StoreError(PolydeskError):
+    code = "store_unavailable"
+
+    @classmethod
+    def from_exception(cls, operation: str, exc: BaseException) -> StoreError:
+        error = cls(f"knowledge store failed during {operation}: {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        return error

