@@ -117,7 +117,7 @@ class Chunker:
         current = ""
         for sentence in (s for s in _SENTENCE_END.split(text) if s and s.strip()):
             for part in _hard_split(sentence.strip(), budget):
-                joined = f"{current} {part}".strip() if current else part
+                joined = _join(current, part) if current else part
                 if current and estimate_tokens(joined) > budget:
                     out.append(current)
                     current = part
@@ -151,6 +151,12 @@ def _sections(blocks: Sequence[Block]) -> Iterable[list[Block]]:
         current.append(block)
     if current:
         yield current
+
+
+def _join(left: str, right: str) -> str:
+    """Rejoin two pieces of one block: no space between characters of a script written without spaces."""
+    unspaced_end = bool(_CJK.match(left[-1])) or left[-1] in "。！？、，"
+    return left + right if unspaced_end and _CJK.match(right[0]) else f"{left} {right}"
 
 
 def _hard_split(sentence: str, budget: float) -> list[str]:

@@ -15,14 +15,13 @@ and the reason in plain words.
 
 from __future__ import annotations
 
-import polydesk  # noqa: F401  (sets the offline environment before any third-party import)
-
 import codecs
 import re
 import zipfile
 from enum import StrEnum
 from pathlib import Path
 
+import polydesk  # noqa: F401  (sets the offline environment before any third-party import)
 from polydesk.errors import (
     CorruptFileError,
     EmptyFileError,
@@ -96,9 +95,8 @@ _BINARY_MAGICS: tuple[tuple[bytes, str], ...] = (
     (b"SQLite format 3\x00", "an SQLite database"),
     (b"OggS", "an Ogg media file"),
     (b"ID3", "an MP3 audio file"),
-    (b"{\\rtf", "an RTF document"),
 )
-_HTML_SNIFF = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
+_HTML_SNIFF = re.compile(r"\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html[\s>])", re.IGNORECASE | re.DOTALL)
 _HEADER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):")
 _EMAIL_REQUIRED_HEADERS = {"from", "subject", "date"}
 
@@ -153,7 +151,7 @@ def is_ole_container(head: bytes) -> bool:
 def _binary_type(path: Path, head: bytes) -> FileType | None:
     """The binary type of the file, None when it should be text, or an error for binary content we refuse."""
     suffix = path.suffix.lower()
-    if b"%PDF-" in head[:1024]:
+    if head.lstrip(b" \t\r\n").startswith(b"%PDF-"):
         return FileType.PDF
     if head.startswith(ZIP_MAGICS):
         return _office_type(path)
@@ -165,12 +163,25 @@ def _binary_type(path: Path, head: bytes) -> FileType | None:
         raise UnsupportedTypeError(f"{path.name}: {legacy} is not supported; save it as .docx or .xlsx")
     if head.startswith(tuple(bom for bom, _ in _BOMS)):
         return None
-    for magic, description in _BINARY_MAGICS:
-        if head.startswith(magic):
-            raise UnsupportedTypeError(f"{path.name}: the content is {description}, which cannot be ingested")
-    if b"\x00" in head:
-        raise UnsupportedTypeError(f"{path.name}: the file contains binary data, not text or a supported document")
+    if head.startswith(b"{\\rtf"):
+        raise UnsupportedTypeError(f"{path.name}: RTF documents are not supported; save it as .docx")
+    # Several magics are plain ASCII ("GIF89a", "MZ", "ID3"): they count only for content that is not text.
+    if b"\x00" in head or not _utf8_prefix(head):
+        for magic, description in _BINARY_MAGICS:
+            if head.startswith(magic):
+                raise UnsupportedTypeError(f"{path.name}: the content is {description}, which cannot be ingested")
+        if b"\x00" in head:
+            raise UnsupportedTypeError(f"{path.name}: the file contains binary data, not text or a supported document")
     return None
+
+
+def _utf8_prefix(head: bytes) -> bool:
+    """True when the bytes are valid UTF-8, allowing a character cut off at the end of the sample."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _office_type(path: Path) -> FileType:
@@ -203,7 +214,7 @@ def _text_type(path: Path, text: str) -> FileType:
     if file_type is None:
         raise UnsupportedTypeError(f"{path.name}: text files with the extension '{suffix}' are not supported")
     if file_type is FileType.TEXT:
-        if _HTML_SNIFF.match(text[:SNIFF_BYTES].encode("utf-8", "ignore")):
+        if _HTML_SNIFF.match(text[:SNIFF_BYTES]):
             return FileType.HTML
         if _looks_like_email(text):
             return FileType.EMAIL
@@ -222,13 +233,12 @@ def _looks_like_email(text: str) -> bool:
         if match is None:
             return False
         seen.add(match.group(1).lower())
-    return _EMAIL_REQUIRED_HEADERS <= seen
+    return seen >= _EMAIL_REQUIRED_HEADERS
 
 
 def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} bytes"
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"

@@ -34,7 +34,7 @@ from ingestion.tables import TableDrafts, faq_drafts, looks_like_transcript, rea
 from ingestion.transcripts import conversation_drafts, read_jsonl, read_turn_rows
 from knowledge.index import KnowledgeIndex
 from knowledge.schema import Chunk, DocumentRecord, Kind
-from polydesk.errors import InputError, InvalidRecordError, PolydeskError
+from polydesk.errors import InvalidRecordError, PolydeskError
 from polydesk.settings import Settings
 
 # Bump when parsing or chunking changes what a file turns into: every file is then re-ingested once.
@@ -99,7 +99,8 @@ class Ingestor:
                  question_column: str | None = None, answer_column: str | None = None) -> None:
         self.index = index
         self.settings = settings
-        self.chunker = chunker or Chunker(max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap_tokens)
+        self.chunker = chunker or Chunker(max_tokens=settings.chunk_tokens,
+                                          overlap_tokens=settings.chunk_overlap_tokens)
         self.redactor = redactor or Redactor(extra_patterns=settings.redact_patterns)
         self.detector = detector or LanguageDetector()
         self.question_column = question_column
@@ -209,7 +210,7 @@ class Ingestor:
                 kind = wanted or "faq"
         else:
             if wanted == "conversation":
-                raise InputError("conversations must be JSONL or CSV transcripts (see the README)", code="invalid_record")
+                raise InvalidRecordError("conversations must be JSONL or CSV transcripts (see the README)")
             parsed = parse_document(source.path, file_type)
             title = parsed.title or title
             kind = wanted or "doc"

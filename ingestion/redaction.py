@@ -2,8 +2,10 @@
 
 Phone numbers are found and validated by ``phonenumbers`` (libphonenumber metadata), using
 the market's region for national formats; international ``+CC`` numbers are caught in every
-market. Cards are 13-19 digit runs that pass the Luhn check. Extra patterns (label -> regex)
-run after the built-ins; on overlapping spans the earlier detector wins.
+market; numbers it calls possible but not valid (fictional ranges such as UK 07700 900xxx)
+count only when grouped exactly as it would format them. Cards are 13-19 digit runs with a
+known issuer prefix that pass the Luhn check. Extra patterns (label -> regex) run after the
+built-ins; on overlapping spans the earlier detector wins (e-mail, card, phone, extras).
 
 Usage::
 
@@ -34,31 +36,28 @@ DEFAULT_REGIONS: tuple[str, ...] = ("US",)
 _MARKET_ALIASES = {"UK": "GB", "EL": "GR"}
 _SUPPORTED_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
 
-_ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00C0-\u024F-"
+_ATEXT = r"\-A-Za-z0-9!#$%&'*+/=?^_`{|}~\u00C0-\u024F"
 _LABEL = r"[A-Za-z0-9\u00C0-\u024F](?:[A-Za-z0-9\u00C0-\u024F-]{0,61}[A-Za-z0-9\u00C0-\u024F])?"
-# The look-behind makes a match start only at the start of a local-part run, which keeps the
-# scan linear on long tokens without "@".
-_EMAIL_RE = re.compile(
-    rf"(?<![{_ATEXT}.])[{_ATEXT}]+(?:\.[{_ATEXT}]+)*@(?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{2,59}})"
-    r"(?![A-Za-z0-9-])"
-)
+# E-mails, codes and glued labels are found from an anchor ("@", a digit) rather than by one
+# regex scanning every position: Python's re has no fast skip for a pattern that opens with a
+# look-behind or a broad character class, and that scan was most of the redaction time.
+_LOCAL_PART_RE = re.compile(rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*\Z")
+_DOMAIN_RE = re.compile(rf"(?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{2,59}})(?![A-Za-z0-9-])")
 # Runs of digits joined by single spaces or dashes; a "+" before means an international phone.
 _DIGIT_RUN_RE = re.compile(r"(?<![0-9A-Za-z+])[0-9](?:[ -]?[0-9]){12,}(?![0-9A-Za-z])")
 _GROUP_SPLIT_RE = re.compile(r"[ -]")
 _NON_DIGITS_RE = re.compile(r"[^0-9]+")
 # Hidden from the phone matcher: identifiers whose digits hang on an uppercase code or "#"
-# ("TW-ORD-2026-004512", "INV_2026...", "#2026004512"; "WA-" and "HP-" are phone labels in
-# Indonesia and Malaysia, "TEL-" elsewhere) and ISO dates. NANP and several other regions would
-# otherwise accept such digits as valid numbers; masking also saves their parse.
-_NOT_PHONE_RE = re.compile(
-    r"(?<![A-Za-z0-9])(?:(?!(?:TEL|HP|WA|FAX|MOB|PH)[-_#])[A-Z][A-Z0-9]*(?:[-_][A-Z0-9]+)*[-_#]|#)[0-9][0-9A-Za-z_-]*"
-    r"|(?<![0-9])(?:19|20)[0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])(?![0-9])"
-)
+# ("TW-ORD-2026-004512", "INV_2026...", "#2026004512") and ISO dates. NANP and several other
+# regions would otherwise accept such digits as valid numbers; masking also saves their parse.
+_CODE_RE = re.compile(r"(?:[A-Z][A-Z0-9]*(?:[-_][A-Z0-9]+)*[-_#]|#)[0-9][0-9A-Za-z_-]*")
+_DATE_RE = re.compile(r"[12][09][0-9]{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])(?![0-9])")
+# "WA-0812..." and "HP-0812..." (Indonesia, Malaysia) or "TEL-..." label a phone, not a code.
+_PHONE_LABEL_RE = re.compile(r"(?:TEL|HP|WA|FAX|MOB|PH)[-_#]")
 # The matcher rejects digits glued to a Latin letter (a sound rule against codes like "SKU1234"),
 # which loses "Tel0151...", "SĐT0912..." and "HP0812...": these labels are blanked for it.
-_GLUED_LABEL_RE = re.compile(
-    r"(?i)(?<![^\W\d_])(?:tel|telp|tlp|phone|ph|fon|handy|mobil|mobile|mob|hp|wa|sđt|sdt)(?=[+(]?[0-9])"
-)
+_DIGITS_RE = re.compile(r"[+(]?[0-9]+")
+_GLUED_LABEL_RE = re.compile(r"(?i)(?<![^\W\d_])(?:tel|telp|tlp|phone|ph|fon|handy|mobil|mobile|mob|hp|wa|sđt|sdt)\Z")
 # Digits running on into a code ("12345678-AB"): an identifier, not a phone.
 _CODE_SUFFIX_RE = re.compile(r"[-_/#][A-Za-z0-9]")
 _MASK = "x"
@@ -158,8 +157,6 @@ def _card_window(groups: Sequence[str], i: int) -> int | None:
 
 
 def _mask(text: str, spans: _Spans) -> str:
-    if not len(spans):
-        return text
     parts: list[str] = []
     pos = 0
     for start, end, _ in spans:
@@ -194,13 +191,36 @@ def _looks_like_formatted_phone(number: phonenumbers.PhoneNumber, raw: str, regi
     return _digit_groups(formatted) == groups
 
 
-def _is_code_fragment(text: str, end: int) -> bool:
-    return _CODE_SUFFIX_RE.match(text, end) is not None
+def _email_spans(text: str) -> Iterator[tuple[int, int]]:
+    at = text.find("@")
+    while at != -1:
+        local = _LOCAL_PART_RE.search(text, max(0, at - 64), at)
+        domain = _DOMAIN_RE.match(text, at + 1) if local else None
+        if local and domain:
+            yield local.start(), domain.end()
+            at = text.find("@", domain.end())
+        else:
+            at = text.find("@", at + 1)
 
 
-def _mask_not_phones(masked: str) -> str:
-    masked = _NOT_PHONE_RE.sub(lambda m: _MASK * (m.end() - m.start()), masked)
-    return _GLUED_LABEL_RE.sub(lambda m: " " * (m.end() - m.start()), masked)
+def _phone_view(text: str) -> str:
+    """The text as the phone matcher should see it (same length, so offsets carry over)."""
+    chars = list(text)
+    for m in _CODE_RE.finditer(text):
+        before = text[m.start() - 1] if m.start() else " "
+        if (before.isascii() and before.isalnum()) or _PHONE_LABEL_RE.match(text, m.start()):
+            continue
+        chars[m.start() : m.end()] = _MASK * (m.end() - m.start())
+    for m in _DATE_RE.finditer(text):
+        if not (m.start() and text[m.start() - 1].isdigit()):
+            chars[m.start() : m.end()] = _MASK * (m.end() - m.start())
+    for m in _DIGITS_RE.finditer(text):
+        if not m.start() or not text[m.start() - 1].isalpha():
+            continue
+        label = _GLUED_LABEL_RE.search(text, max(0, m.start() - 7), m.start())
+        if label:
+            chars[label.start() : label.end()] = " " * (label.end() - label.start())
+    return "".join(chars)
 
 
 class _Spans:
@@ -212,17 +232,11 @@ class _Spans:
         self._starts: list[int] = []
         self._items: list[tuple[int, int, str]] = []
 
-    def free(self, start: int, end: int) -> bool:
-        i = bisect.bisect_right(self._starts, start)
-        if i and self._items[i - 1][1] > start:
-            return False
-        return i == len(self._items) or self._items[i][0] >= end
-
     def add(self, start: int, end: int, label: str) -> bool:
         """Adds the span unless it overlaps one already taken (the earlier detector wins)."""
-        if end <= start or not self.free(start, end):
-            return False
         i = bisect.bisect_right(self._starts, start)
+        if end <= start or (i and self._items[i - 1][1] > start) or (i < len(self._items) and self._items[i][0] < end):
+            return False
         self._starts.insert(i, start)
         self._items.insert(i, (start, end, label))
         return True
@@ -230,15 +244,9 @@ class _Spans:
     def __iter__(self) -> Iterator[tuple[int, int, str]]:
         return iter(self._items)
 
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 class Redactor:
-    """Replaces e-mails, payment cards, phone numbers and extra patterns with ``[LABEL]``.
-
-    Thread-safe: holds only compiled patterns.
-    """
+    """Replaces e-mails, payment cards, phone numbers and extra patterns with ``[LABEL]``; thread-safe."""
 
     def __init__(self, *, extra_patterns: Mapping[str, str] | None = None) -> None:
         self._extra: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -247,9 +255,8 @@ class Redactor:
 
     def redact(self, text: str, *, market: str | None = None) -> Redaction:
         taken = _Spans()
-        if "@" in text:
-            for m in _EMAIL_RE.finditer(text):
-                taken.add(m.start(), m.end(), "EMAIL")
+        for start, end in _email_spans(text):
+            taken.add(start, end, "EMAIL")
         # Cards before phones, so a card number is never half-taken as a phone.
         for start, end in _card_spans(text):
             taken.add(start, end, "CARD")
@@ -263,22 +270,26 @@ class Redactor:
 
     @staticmethod
     def _add_phones(text: str, taken: _Spans, regions: Sequence[str]) -> None:
+        view = _phone_view(text)
         for region in regions:
             # Masking what is already taken keeps the matcher from reading e-mail or card
             # digits, or a valid number, as (part of) another candidate.
-            masked = _mask_not_phones(_mask(text, taken))
+            masked = _mask(view, taken)
             for match in PhoneNumberMatcher(masked, region, Leniency.VALID, _MAX_TRIES, _MIN_CANDIDATE):
-                if not _is_code_fragment(text, match.end):
+                if not _CODE_SUFFIX_RE.match(text, match.end):
                     taken.add(match.start, match.end, "PHONE")
-            masked = _mask_not_phones(_mask(text, taken))
-            for lo, hi in _fallback_windows(masked, region):
-                window = masked[lo:hi]
-                for match in PhoneNumberMatcher(window, region, Leniency.POSSIBLE, _MAX_TRIES, _MIN_CANDIDATE):
+            # Second pass, for possible-but-invalid numbers. It accepts only "+..." numbers or ones
+            # written with the trunk prefix, so only those stretches (with one character of
+            # context each side, which the matcher checks) are parsed again.
+            masked = _mask(view, taken)
+            for hint in _fallback_hint(region).finditer(masked):
+                lo, hi = max(0, hint.start() - 1), hint.end() + 1
+                for match in PhoneNumberMatcher(masked[lo:hi], region, Leniency.POSSIBLE, _MAX_TRIES, _MIN_CANDIDATE):
                     start, end = lo + match.start, lo + match.end
                     if (
                         not phonenumbers.is_valid_number(match.number)
                         and _looks_like_formatted_phone(match.number, match.raw_string, region)
-                        and not _is_code_fragment(text, end)
+                        and not _CODE_SUFFIX_RE.match(text, end)
                     ):
                         taken.add(start, end, "PHONE")
 
@@ -288,14 +299,6 @@ def _fallback_hint(region: str) -> re.Pattern[str]:
     metadata = PhoneMetadata.metadata_for_region(region, None)
     prefix = re.escape(metadata.national_prefix) if metadata is not None and metadata.national_prefix else "[0-9]"
     return re.compile(rf"(?<![0-9])(?:\+|\(|{prefix})[0-9 ()./-]{{6,}}[0-9]")
-
-
-def _fallback_windows(masked: str, region: str) -> Iterator[tuple[int, int]]:
-    """Only the second (possible-number) pass needs this: it may accept just "+..." numbers or
-    numbers written with the trunk prefix, so only those stretches (plus one character of
-    context each side, which the matcher checks) are parsed again."""
-    for m in _fallback_hint(region).finditer(masked):
-        yield max(0, m.start() - 1), m.end() + 1
 
 
 def _apply(text: str, spans: _Spans) -> Redaction:

@@ -84,7 +84,9 @@ def _load_defaults(folder: Path, cache: dict[Path, FolderDefaults | None]) -> Fo
     return cache[folder]
 
 
-def _options_for(path: Path, root: Path, base: SourceOptions, cache: dict[Path, FolderDefaults | None]) -> SourceOptions:
+def _options_for(
+    path: Path, root: Path, base: SourceOptions, cache: dict[Path, FolderDefaults | None]
+) -> SourceOptions:
     folders = [path.parent]
     while folders[-1] != root and root in folders[-1].parents:
         folders.append(folders[-1].parent)

@@ -34,7 +34,9 @@ ANSWER_NAMES = {
     "câu trả lời", "回答", "答案", "答覆", "جواب", "الإجابة", "الجواب",
 }
 MARKET_NAMES = {"market", "markt", "marché", "mercado", "pasar", "ตลาด", "thị trường", "市場", "市场", "السوق"}
-LANGUAGE_NAMES = {"language", "lang", "sprache", "langue", "idioma", "bahasa", "ภาษา", "ngôn ngữ", "言語", "语言", "語言", "اللغة"}
+LANGUAGE_NAMES = {
+    "language", "lang", "sprache", "langue", "idioma", "bahasa", "ภาษา", "ngôn ngữ", "言語", "语言", "語言", "اللغة",
+}
 TITLE_NAMES = {"category", "title", "topic", "kategorie", "catégorie", "categoría", "categoria", "kategori", "หมวดหมู่"}
 
 
@@ -82,7 +84,8 @@ def _read_xlsx(path: Path) -> Table:
         raise CorruptFileError(f"cannot open the workbook: {type(exc).__name__}: {exc}") from exc
     try:
         sheet = workbook.worksheets[0]
-        rows = [["" if cell is None else str(cell).strip() for cell in row] for row in sheet.iter_rows(values_only=True)]
+        rows = [["" if cell is None else str(cell).strip() for cell in row]
+                for row in sheet.iter_rows(values_only=True)]
     finally:
         workbook.close()
     rows = [row for row in rows if any(row)]

@@ -37,7 +37,9 @@ class Embedder(Protocol):
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-def _in_batches(texts: Sequence[str], batch_size: int, encode: Callable[[list[str]], np.ndarray], dim: int) -> np.ndarray:
+def _in_batches(
+    texts: Sequence[str], batch_size: int, encode: Callable[[list[str]], np.ndarray], dim: int
+) -> np.ndarray:
     if not texts:
         return np.zeros((0, dim), dtype=np.float32)
     parts = [encode(list(texts[i : i + batch_size])) for i in range(0, len(texts), batch_size)]
@@ -91,7 +93,10 @@ class SentenceTransformerEmbedder:
         except OSError as exc:
             raise ConfigError(f"embedding model {model!r} is not available offline: {exc}") from exc
         self._batch_size = batch_size
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dim = self._model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise ConfigError(f"embedding model {model!r} does not declare its dimension")
+        self.dim = int(dim)
         self.name = f"sentence-transformers:{model}"
         is_e5 = "e5" in model.lower()
         self._query_prefix = "query: " if is_e5 else ""

@@ -26,7 +26,16 @@ from typing import Literal
 import numpy as np
 
 from knowledge.embedder import Embedder, create_embedder
-from knowledge.schema import ANY_MARKET, Chunk, ChunkFilter, DocumentPage, DocumentRecord, ScoredChunk, SparseVector, StoreQuery
+from knowledge.schema import (
+    ANY_MARKET,
+    Chunk,
+    ChunkFilter,
+    DocumentPage,
+    DocumentRecord,
+    ScoredChunk,
+    SparseVector,
+    StoreQuery,
+)
 from knowledge.sparse import SparseEncoder
 from knowledge.store import KnowledgeStore
 from polydesk.errors import InputError
@@ -133,11 +142,20 @@ class KnowledgeIndex:
             sparse = None
         return self._search_live(StoreQuery(filter=flt, limit=top_k, dense=dense, sparse=sparse, rrf_k=self.rrf_k))
 
-    def _search_live(self, query: StoreQuery) -> list[ScoredChunk]:
-        # Over-fetch: chunks of a version being replaced or deleted may take places in the raw result.
-        limit = query.limit
-        raw = self.store.search(StoreQuery(filter=query.filter, limit=limit * 2 + 4, dense=query.dense,
-                                           sparse=query.sparse, rrf_k=query.rrf_k))
-        live = self.store.get_documents(query.filter.tenant, sorted({hit.chunk.document_id for hit in raw}))
-        hits = [hit for hit in raw if (rec := live.get(hit.chunk.document_id)) and rec.version == hit.chunk.version]
-        return hits[:limit]
+    def _search_live(self, query: StoreQuery, *, attempts: int = 3) -> list[ScoredChunk]:
+        """Hits of live versions only. Over-fetches, since chunks of other versions may take places.
+
+        A version switch between the search and the catalogue read makes the hits of the old version stale
+        while the new version's chunks were not searched: then the search runs again (rare, bounded).
+        """
+        over_fetch = StoreQuery(filter=query.filter, limit=query.limit * 2 + 4, dense=query.dense,
+                                sparse=query.sparse, rrf_k=query.rrf_k)
+        hits: list[ScoredChunk] = []
+        for _ in range(attempts):
+            raw = self.store.search(over_fetch)
+            live = self.store.get_documents(query.filter.tenant, sorted({hit.chunk.document_id for hit in raw}))
+            hits = [h for h in raw if (rec := live.get(h.chunk.document_id)) and rec.version == h.chunk.version]
+            stale = any((rec := live.get(h.chunk.document_id)) and rec.version > h.chunk.version for h in raw)
+            if not stale:
+                break
+        return hits[: query.limit]

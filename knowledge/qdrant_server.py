@@ -26,8 +26,12 @@ from typing import Any
 
 from qdrant_client import QdrantClient, models
 
-from knowledge.qdrant_edge import (
+from knowledge.schema import Chunk, ChunkFilter, DocumentPage, DocumentRecord, ScoredChunk, SparseVector, StoreQuery
+from knowledge.store import (
+    DENSE,
     DOCUMENT_INDEXED_FIELDS,
+    INDEXED_FIELDS,
+    SPARSE,
     Match,
     chunk_filter_terms,
     chunk_from_payload,
@@ -41,8 +45,6 @@ from knowledge.qdrant_edge import (
     validate_query,
     validate_upsert,
 )
-from knowledge.schema import Chunk, ChunkFilter, DocumentPage, DocumentRecord, ScoredChunk, SparseVector, StoreQuery
-from knowledge.store import DENSE, INDEXED_FIELDS, SPARSE
 from polydesk.errors import ConfigError, InputError
 
 

@@ -17,15 +17,34 @@ side scores like BM25) and documents (the catalogue, payload only).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+import math
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar, cast
 
-from knowledge.schema import Chunk, ChunkFilter, DocumentPage, DocumentRecord, ScoredChunk, SparseVector, StoreQuery
+from knowledge.schema import (
+    Chunk,
+    ChunkFilter,
+    DocumentPage,
+    DocumentRecord,
+    ScoredChunk,
+    SparseVector,
+    StoreQuery,
+    normalize_language,
+    normalize_market,
+)
+from polydesk.errors import InputError, PolydeskError, StoreError
 
 DENSE = "dense"
 SPARSE = "sparse"
 # Payload fields that get a keyword index: every filter the product uses.
 INDEXED_FIELDS = ("tenant", "market", "language", "kind", "document_id")
+BATCH_SIZE = 256
+DOCUMENT_INDEXED_FIELDS = ("tenant", "market", "language", "kind")
+_MAX_TERM_ID = 2**32 - 1
+T = TypeVar("T")
 
 
 class KnowledgeStore(Protocol):
@@ -66,3 +85,138 @@ class KnowledgeStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------
+# Shared by both backends: validation, filter terms, payload mapping, errors
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One payload condition: ``key`` equals one of ``values`` (empty: matches nothing)."""
+
+    key: str
+    values: tuple[str, ...] | tuple[int, ...]
+
+    def value_list(self) -> list[str] | list[int]:
+        return cast("list[str] | list[int]", list(self.values))
+
+
+def prefetch_limit(limit: int) -> int:
+    """How many candidates each side of a hybrid search hands to the fusion."""
+    return max(limit * 4, 20)
+
+
+def chunk_filter_terms(flt: ChunkFilter) -> list[Match]:
+    """The conditions of a chunk filter; the tenant always comes first."""
+    terms = [Match("tenant", (flt.tenant,))]
+    try:
+        if flt.markets is not None:
+            terms.append(Match("market", tuple(normalize_market(value) for value in flt.markets)))
+        if flt.languages is not None:
+            terms.append(Match("language", tuple(normalize_language(value) for value in flt.languages)))
+    except ValueError as exc:
+        raise InputError(f"invalid search filter: {exc}") from exc
+    if flt.kinds is not None:
+        terms.append(Match("kind", tuple(flt.kinds)))
+    if flt.document_ids is not None:
+        terms.append(Match("document_id", tuple(flt.document_ids)))
+    return terms
+
+
+def document_filter_terms(tenant: str, *, market: str | None, language: str | None, kind: str | None) -> list[Match]:
+    return chunk_filter_terms(ChunkFilter(
+        tenant=tenant,
+        markets=None if market is None else (market,),
+        languages=None if language is None else (language,),
+        kinds=None if kind is None else (kind,),
+    ))
+
+
+def document_chunk_terms(tenant: str, document_id: str, version: int | None = None) -> list[Match]:
+    terms = [Match("tenant", (tenant,)), Match("document_id", (document_id,))]
+    if version is not None:
+        terms.append(Match("version", (version,)))
+    return terms
+
+
+def _dense_problem(vector: Sequence[float], dim: int) -> str | None:
+    try:
+        if len(vector) != dim:
+            return f"dense vector has {len(vector)} values, the index expects {dim}"
+        if not all(math.isfinite(value) for value in vector):
+            return "dense vector has a non-finite value (NaN or infinity)"
+    except TypeError:
+        return "dense vector is not a sequence of numbers"
+    return None
+
+
+def _sparse_problem(vector: SparseVector) -> str | None:
+    try:
+        if len(set(vector.indices)) != len(vector.indices):
+            return "sparse vector repeats an index"
+        if any(not 0 <= index <= _MAX_TERM_ID for index in vector.indices):
+            return "sparse vector has an index outside 0..2**32-1"
+        if not all(math.isfinite(value) for value in vector.values):
+            return "sparse vector has a non-finite value (NaN or infinity)"
+    except (TypeError, AttributeError):
+        return "sparse vector is not a SparseVector of numbers"
+    return None
+
+
+def validate_upsert(chunks: Sequence[Chunk], dense: Sequence[Sequence[float]],
+                    sparse: Sequence[SparseVector], *, dim: int) -> None:
+    """Refuse the whole batch if any chunk is unfit: the engines would write the valid part of it."""
+    if not len(chunks) == len(dense) == len(sparse):
+        raise InputError(f"upsert needs one dense and one sparse vector per chunk: {len(chunks)} chunks, "
+                         f"{len(dense)} dense, {len(sparse)} sparse; nothing was written")
+    for number, (chunk, dense_vector, sparse_vector) in enumerate(zip(chunks, dense, sparse, strict=True)):
+        problem = _dense_problem(dense_vector, dim) or _sparse_problem(sparse_vector)
+        if problem:
+            raise InputError(f"chunk #{number} (tenant {chunk.tenant!r}, document {chunk.document_id!r}, "
+                             f"version {chunk.version}, position {chunk.position}): {problem}; nothing was written")
+
+
+def validate_query(query: StoreQuery, *, dim: int) -> None:
+    problem = None
+    if query.dense is not None:
+        problem = _dense_problem(query.dense, dim)
+    if problem is None and query.sparse is not None:
+        problem = _sparse_problem(query.sparse)
+    if problem:
+        raise InputError(f"invalid search query: {problem}")
+    if query.rrf_k < 1:
+        raise InputError(f"invalid search query: rrf_k must be at least 1, got {query.rrf_k}")
+
+
+def parse_offset(offset: str | None) -> str | None:
+    if offset is None:
+        return None
+    try:
+        return str(uuid.UUID(offset))
+    except ValueError as exc:
+        raise InputError(f"{offset!r} is not a page offset returned by list_documents") from exc
+
+
+def chunk_from_payload(payload: Mapping[str, Any] | None) -> Chunk:
+    return Chunk.model_validate(payload or {})
+
+
+def record_from_payload(payload: Mapping[str, Any] | None) -> DocumentRecord:
+    return DocumentRecord.model_validate(payload or {})
+
+
+def in_batches(items: Sequence[T], size: int = BATCH_SIZE) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+@contextmanager
+def store_errors(operation: str) -> Iterator[None]:
+    """Report any backend failure as a ``StoreError``; our own errors pass through unchanged."""
+    try:
+        yield
+    except PolydeskError:
+        raise
+    except Exception as exc:
+        raise StoreError.from_exception(operation, exc) from exc

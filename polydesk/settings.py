@@ -28,7 +28,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".polydesk"), description="where the embedded stores keep their files")
 
     # Knowledge store: the embedded Qdrant engine unless a server URL is given.
-    qdrant_url: str | None = Field(default=None, description="Qdrant server URL; ':memory:' for qdrant-client local mode")
+    qdrant_url: str | None = Field(
+        default=None, description="Qdrant server URL; ':memory:' for qdrant-client local mode"
+    )
     qdrant_api_key: str | None = None
     collection_prefix: str = Field(default="polydesk", pattern=r"^[A-Za-z0-9_-]{1,48}$")
 

@@ -19,14 +19,14 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PRODUCTS = HERE / "knowledge" / "products"
 FAQ = HERE / "knowledge" / "faq"
 
-FIXED_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+FIXED_DATE = datetime(2026, 1, 1, tzinfo=UTC)
 FIXED_ZIP_TIME = (2026, 1, 1, 0, 0, 0)
 AUTHOR = "Tidewell Customer Care"
 

@@ -32,7 +32,7 @@ def test_a_file_named_directly_is_identified_by_its_name(tmp_path: Path) -> None
 def test_an_invalid_folder_file_stops_before_anything_is_read(tmp_path: Path) -> None:
     (tmp_path / "polydesk.yaml").write_text("kind: brochure\n")
     (tmp_path / "x.md").write_text("# x\n")
-    with pytest.raises(ConfigError, match="polydesk.yaml"):
+    with pytest.raises(ConfigError, match=r"polydesk\.yaml"):
         discover([tmp_path], SourceOptions(tenant="t"))
 
 
