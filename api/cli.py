@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -28,6 +29,7 @@ app = typer.Typer(
     help="polydesk: a multilingual customer-service agent grounded in a brand's own knowledge.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -56,7 +58,7 @@ def _errors(as_json: bool) -> Iterator[None]:
         if as_json:
             print(json.dumps({"error": exc.to_dict()}, ensure_ascii=False))
         else:
-            err_console.print(f"[red]error[/red] [{exc.code}]: {exc.message}")
+            err_console.print(f"[red]error[/red] \\[{exc.code}]: {escape(exc.message)}")
         raise typer.Exit(2 if isinstance(exc, InputError) else 1) from exc
 
 
@@ -64,7 +66,7 @@ def _settings() -> Settings:
     try:
         return get_settings()
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        err_console.print(f"[red]error[/red] [invalid_config]: {exc}")
+        err_console.print(f"[red]error[/red] \\[invalid_config]: {escape(str(exc))}")
         raise typer.Exit(1) from exc
 
 
@@ -107,11 +109,11 @@ def _source_options(tenant: str, market: str, kind: str | None, language: str | 
     from pydantic import TypeAdapter, ValidationError
 
     from ingestion.sources import SourceOptions
-    from knowledge.schema import Kind, normalize_language, normalize_market
+    from knowledge.schema import Kind, normalize_language, normalize_market, normalize_tenant
 
     try:
         return SourceOptions(
-            tenant=tenant, market=normalize_market(market),
+            tenant=normalize_tenant(tenant), market=normalize_market(market),
             kind=TypeAdapter(Kind).validate_python(kind) if kind else None,
             language=normalize_language(language) if language else None, redact=redact,
         )

@@ -70,7 +70,24 @@ class Chunker:
         drafts: list[ChunkDraft] = []
         for section_blocks in _sections(blocks):
             drafts.extend(self._chunk_section(section_blocks))
-        return drafts
+        return self._merge_small(drafts)
+
+    def _merge_small(self, drafts: list[ChunkDraft]) -> list[ChunkDraft]:
+        """Join a run of short sections (a PDF's one-line headings, FAQ-like lists) into one chunk that fits.
+
+        A chunk of a few words is a poor search result and a poor citation; its neighbours give it context.
+        """
+        small = self.max_tokens / 4
+        merged: list[ChunkDraft] = []
+        for draft in drafts:
+            previous = merged[-1] if merged else None
+            if (previous is not None and estimate_tokens(previous.text) < small
+                    and estimate_tokens(previous.text) + estimate_tokens(draft.text) <= self.max_tokens):
+                merged[-1] = ChunkDraft(text=f"{previous.text}\n{draft.text}", section=previous.section,
+                                        page=previous.page)
+            else:
+                merged.append(draft)
+        return merged
 
     def _chunk_section(self, blocks: list[Block]) -> Iterable[ChunkDraft]:
         body = [b for b in blocks if b.kind != "title"]

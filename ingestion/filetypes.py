@@ -125,11 +125,7 @@ def read_text(path: Path) -> str:
 
 
 def decode_text(data: bytes, *, name: str) -> str:
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            break
-    else:
-        encoding = "utf-8"
+    encoding = next((codec for bom, codec in _BOMS if data.startswith(bom)), "utf-8")
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:

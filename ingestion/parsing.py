@@ -23,8 +23,6 @@ to unstructured in this process.
 
 from __future__ import annotations
 
-import polydesk  # noqa: F401  (sets the offline environment before any third-party import)
-
 import email.parser
 import email.policy
 import os
@@ -38,6 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import polydesk  # noqa: F401  (sets the offline environment before any third-party import)
 from ingestion.filetypes import FileType, is_ole_container, read_text
 from polydesk.errors import CorruptFileError, EmptyFileError, EncryptedFileError, PolydeskError, UnsupportedTypeError
 
@@ -79,6 +78,7 @@ _PAGE_LABEL = re.compile(
     r"(?:(?:of|von|de|dari|sur|จาก|/)\W*\d+\W*)?$",
     re.IGNORECASE,
 )
+_GLYPH_BULLET = re.compile(r"\s+[•●▪◦‣⁃∙○■□➢➤►]\s+")  # glyphs that are bullets, never dashes or dots
 _EMAIL_FIELDS = ("from", "to", "cc", "date", "subject")
 # No language detection (done per chunk later) and random element ids instead of content hashes (unused here):
 # together a third of partition_html's time.
@@ -89,7 +89,7 @@ def parse_document(path: Path, file_type: FileType) -> ParsedDocument:
     """Parse a PDF, DOCX, HTML, Markdown, plain-text or e-mail file into blocks."""
     parser = _PARSERS.get(file_type)
     if parser is None:
-        raise UnsupportedTypeError(f"{path.name}: {file_type} files are records, not documents; they are not parsed here")
+        raise UnsupportedTypeError(f"{path.name}: {file_type} files hold records, not documents; not parsed here")
     _prepare_unstructured()
     metadata: dict[str, str] = {}
     try:
@@ -223,7 +223,7 @@ def _parse_pdf(path: Path, metadata: dict[str, str]) -> tuple[list[Element], Tit
     # languages only labels the output in the fast strategy; passing one avoids a warning per call.
     elements = partition_pdf(filename=str(path), strategy="fast", include_page_breaks=False,
                              **{**_FAST, "languages": ["eng"]})
-    return _without_page_furniture(elements), "heuristic"
+    return _pdf_content(elements), "heuristic"
 
 
 _PARSERS: dict[FileType, Parser] = {
@@ -283,12 +283,13 @@ def _explain_textless_pdf(path: Path) -> None:
     raise EmptyFileError(f"{path.name}: no extractable text (a scanned or image-only PDF needs OCR first)")
 
 
-def _without_page_furniture(elements: Sequence[Element]) -> list[Element]:
-    """Drop running headers/footers and page numbers; keep other Header/Footer text as content.
+def _pdf_content(elements: Sequence[Element]) -> list[Element]:
+    """Drop running headers/footers and page numbers, keep other Header/Footer text, split glued list items.
 
-    unstructured calls anything in the top 7% or bottom 7% of a page a Header/Footer, which on PDFs
-    with narrow margins is the document title and the first paragraph.
+    unstructured calls anything in the top or bottom 7% of a page a Header/Footer, which on PDFs with
+    narrow margins is the title and the first paragraph: only text repeated on several pages is dropped.
     """
+    from unstructured.documents.elements import ListItem
     from unstructured.partition.text import element_from_text
 
     pages: defaultdict[str, set[int | None]] = defaultdict(set)
@@ -301,12 +302,20 @@ def _without_page_furniture(elements: Sequence[Element]) -> list[Element]:
         if _PAGE_LABEL.match(text):
             continue
         if element.category in ("Header", "Footer"):
-            if len(pages[_furniture_key(element.text)]) > 1:
+            if len(pages[_furniture_key(text)]) > 1:
                 continue
-            metadata = element.metadata
-            element = element_from_text(text)
+            metadata, element = element.metadata, element_from_text(text)
             element.metadata = metadata
-        kept.append(element)
+        # pdfminer puts a tightly set list into one text box, which unstructured makes one element.
+        head, *items = _GLYPH_BULLET.split(text) if element.category != "Title" else [text]
+        if items and element.category != "ListItem":
+            element.text = head
+            kept.append(element)
+        elif items:
+            items.insert(0, head)
+        else:
+            kept.append(element)
+        kept.extend(ListItem(text=item, metadata=element.metadata) for item in items if item)
     return kept
 
 
@@ -410,4 +419,5 @@ def _heading_shaped(text: str) -> bool:
 
 
 def _clean(text: str | None) -> str:
-    return " ".join((text or "").split())
+    """Whitespace collapsed, NFC (decomposed Vietnamese from some editors and PDFs matches typed queries)."""
+    return " ".join(unicodedata.normalize("NFC", text or "").split())

@@ -174,10 +174,12 @@ class Ingestor:
         result.status = "replaced" if previous is not None else "added"
         result.kind, result.chunks = kind, len(chunks)
         languages = Counter(c.language for c in chunks)
+        # "mul" (ISO 639-2: multiple languages) for a table or transcript file mixing languages.
+        language = languages.most_common(1)[0][0] if len(languages) == 1 else "mul"
         record = DocumentRecord(
             tenant=source.options.tenant, document_id=source.document_id, version=version, title=title,
             source=str(source.path), kind=kind, market=source.options.market,
-            language=languages.most_common(1)[0][0], source_hash=fingerprint, chunk_count=len(chunks),
+            language=language, source_hash=fingerprint, chunk_count=len(chunks),
         )
         return _Prepared(result=result, record=record, chunks=chunks)
 

@@ -35,6 +35,8 @@ from knowledge.schema import (
     ScoredChunk,
     SparseVector,
     StoreQuery,
+    normalize_language,
+    normalize_market,
 )
 from knowledge.sparse import SparseEncoder
 from knowledge.store import KnowledgeStore
@@ -128,12 +130,15 @@ class KnowledgeIndex:
         """Best chunks for ``query`` within a tenant; a market also admits market-independent (``*``) chunks."""
         if not query.strip():
             raise InputError("the query is empty")
-        flt = ChunkFilter(
-            tenant=tenant,
-            markets=(market.upper(), ANY_MARKET) if market else None,
-            languages=(language.lower(),) if language else None,
-            kinds=tuple(kinds) if kinds else None,
-        )
+        try:
+            flt = ChunkFilter(
+                tenant=tenant,
+                markets=(normalize_market(market), ANY_MARKET) if market else None,
+                languages=(normalize_language(language),) if language else None,
+                kinds=tuple(kinds) if kinds else None,
+            )
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
         dense = self.embedder.embed_queries([query])[0].tolist() if mode != "sparse" else None
         sparse = self.sparse.encode_query(query) if mode != "dense" else None
         if sparse is not None and not sparse.indices and dense is None:

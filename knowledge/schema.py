@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ Kind = Literal["doc", "faq", "policy", "conversation"]
 KINDS: tuple[Kind, ...] = ("doc", "faq", "policy", "conversation")
 ANY_MARKET = "*"
 
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
 # Fixed namespace so point ids are the same on every machine and every run.
 _POINT_NAMESPACE = uuid.UUID("6f1c2a52-8a2e-4c1e-9a51-5d2b7f0e9c11")
 
@@ -34,6 +37,14 @@ _POINT_NAMESPACE = uuid.UUID("6f1c2a52-8a2e-4c1e-9a51-5d2b7f0e9c11")
 def text_hash(text: str) -> str:
     """A short, stable fingerprint of a text (sha256, 16 hex digits)."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def normalize_tenant(value: str) -> str:
+    if not _TENANT.fullmatch(value):
+        raise ValueError(
+            f"tenant must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit; got {value!r}"
+        )
+    return value
 
 
 def normalize_market(value: str) -> str:
@@ -72,6 +83,11 @@ class Chunk(BaseModel):
     page: int | None = None
     content_hash: str = ""
     extra: dict[str, str] = Field(default_factory=dict, description="kind-specific fields, e.g. conversation_id")
+
+    @field_validator("tenant")
+    @classmethod
+    def _check_tenant(cls, value: str) -> str:
+        return normalize_tenant(value)
 
     @field_validator("market")
     @classmethod
@@ -155,6 +171,7 @@ class ChunkFilter:
     def __post_init__(self) -> None:
         if not self.tenant:
             raise ValueError("every search filters by tenant")
+        normalize_tenant(self.tenant)
 
 
 @dataclass(frozen=True, slots=True)

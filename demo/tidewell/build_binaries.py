@@ -506,7 +506,7 @@ def build_xlsx(path: Path) -> None:
     for row in ws.iter_rows(min_row=2):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for col, width in zip("ABCD", (45, 90, 10, 10)):
+    for col, width in zip("ABCD", (45, 90, 10, 10), strict=True):
         ws.column_dimensions[col].width = width
     ws.freeze_panes = "A2"
 

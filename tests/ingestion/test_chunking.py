@@ -1,9 +1,9 @@
 import itertools
 
 import pytest
-from ingestion.parsing import Block
 
 from ingestion.chunking import Chunker, estimate_tokens
+from ingestion.parsing import Block
 
 pytestmark = pytest.mark.unit
 
@@ -13,17 +13,27 @@ def _text(text: str, *path: str) -> Block:
 
 
 def test_a_chunk_never_crosses_a_heading_and_starts_with_it() -> None:
+    shipping = "Ab 50 € Bestellwert versenden wir innerhalb Deutschlands kostenlos mit DHL."
+    returns = "Sie können Artikel innerhalb von 30 Tagen nach Erhalt kostenlos zurücksenden."
     blocks = [
         Block(kind="title", text="Versand"),
-        _text("Ab 50 € versandkostenfrei.", "Versand"),
+        _text(shipping, "Versand"),
         Block(kind="title", text="Rückgabe", heading_path=()),
-        _text("30 Tage Rückgaberecht.", "Rückgabe"),
+        _text(returns, "Rückgabe"),
         Block(kind="list_item", text="Etikett liegt bei", heading_path=("Rückgabe",)),
     ]
-    drafts = Chunker(max_tokens=128, overlap_tokens=8).chunk(blocks)
-    assert [d.text for d in drafts] == ["Versand\nAb 50 € versandkostenfrei.",
-                                        "Rückgabe\n30 Tage Rückgaberecht.\nEtikett liegt bei"]
+    drafts = Chunker(max_tokens=40, overlap_tokens=8).chunk(blocks)
+    assert [d.text for d in drafts] == [f"Versand\n{shipping}", f"Rückgabe\n{returns}\nEtikett liegt bei"]
     assert [d.section for d in drafts] == ["Versand", "Rückgabe"]
+
+
+def test_runs_of_tiny_sections_are_joined_while_they_fit() -> None:
+    blocks = []
+    for i in range(6):
+        blocks += [Block(kind="title", text=f"Spec {i}"), _text(f"Value {i}", f"Spec {i}")]
+    drafts = Chunker(max_tokens=40, overlap_tokens=8).chunk(blocks)
+    assert 1 < len(drafts) < 6
+    assert "\n".join(d.text for d in drafts) == "\n".join(f"Spec {i}\nValue {i}" for i in range(6))
 
 
 @pytest.mark.parametrize(
