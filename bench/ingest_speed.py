@@ -1,8 +1,9 @@
 """Ingestion speed: parse + chunk pages per second, and embedding inside the pipeline vs the raw embedder.
 
-1. parse + chunk (no model): 100 pages (~3,000 characters each, ten
-   languages, headings and lists) as one Markdown, one HTML and one TXT file,
-   each parsed with unstructured and chunked; pages per second per format.
+1. parse + chunk (no model): 100 pages as one Markdown, one HTML and one TXT
+   file, each parsed with unstructured and chunked; pages per second per
+   format. A page is ~3,000 characters in one of ten languages: a heading,
+   about eight paragraphs of three sentence pairs, and a three-item list.
 2. embedding: the demo brand's chunks embedded by the raw embedder in
    batches, against the whole pipeline ingesting the demo brand into a fresh
    store (model load excluded from both); chunks per second and their ratio.
@@ -46,8 +47,9 @@ def _page_sections(pages: int) -> list[tuple[str, list[str], list[str]]]:
     for page in range(pages):
         text = PARAGRAPHS[languages[page % len(languages)]]
         paragraphs, size = [], 0
-        while size < PAGE_CHARS - 400:
-            paragraphs.append(f"{text} ({page}.{len(paragraphs)})")
+        while size < PAGE_CHARS - 400:  # ~8 paragraphs of three sentence pairs, like a policy page
+            n = len(paragraphs)
+            paragraphs.append(f"{text} ({page}.{n}.1) {text} ({page}.{n}.2) {text} ({page}.{n}.3)")
             size += len(paragraphs[-1])
         sections.append((f"Section {page + 1}", paragraphs, [f"TW-{4417 + i} {text[:60]}" for i in range(3)]))
     return sections

@@ -9,8 +9,8 @@ under their header row, repeated in every chunk. The nearest heading leads
 each chunk's text, because a passage without its heading loses its subject.
 
 Sizes are estimated tokens: a character of an unspaced script counts as one
-token (Thai as 0.4, being written with several characters per syllable), a
-word of a spaced script as ``len/4`` (at least 1). That tracks the XLM-R
+token (Thai as 0.4, being written with several characters per syllable), the
+words of spaced scripts as a quarter of their letters (at least one a word). That tracks the XLM-R
 tokenizer of multilingual-e5 closely enough to stay under its 512 tokens.
 
 Example:
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import regex
 
@@ -31,16 +32,20 @@ from ingestion.parsing import Block
 
 _CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Khmer}\p{Myanmar}]")
 _THAI = regex.compile(r"[\p{Thai}\p{Lao}]")
-_SPACED_WORD = regex.compile(r"[^\s\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}]+")
+_UNSPACED = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Khmer}\p{Myanmar}\p{Thai}\p{Lao}]")
 # Sentence ends: Latin/Arabic punctuation followed by a space, CJK full stops, or a space inside Thai/Lao text.
 _SENTENCE_END = regex.compile(r"(?<=[.!?؟…])\s+|(?<=[。！？])|(?<=[\p{Thai}\p{Lao}])\s+(?=[\p{Thai}\p{Lao}])")
 
 
 def estimate_tokens(text: str) -> float:
+    """Estimated model tokens: unspaced characters one each (Thai 0.4), spaced words ``max(words, letters/4)``."""
+    if _UNSPACED.search(text) is None:  # the common case, kept cheap: no per-character work in Python
+        words = text.split()
+        return max(float(len(words)), sum(map(len, words)) / 4)
     cjk = len(_CJK.findall(text))
     thai = len(_THAI.findall(text))
-    spaced = sum(max(1.0, len(word) / 4) for word in _SPACED_WORD.findall(text))
-    return cjk + 0.4 * thai + spaced
+    spaced = _UNSPACED.sub(" ", text).split()
+    return cjk + 0.4 * thai + max(float(len(spaced)), sum(map(len, spaced)) / 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +62,12 @@ class ChunkDraft:
     market: str | None = None
     language: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+
+
+class _Piece(NamedTuple):
+    text: str
+    page: int | None
+    cost: float
 
 
 class Chunker:
@@ -79,14 +90,17 @@ class Chunker:
         """
         small = self.max_tokens / 4
         merged: list[ChunkDraft] = []
+        merged_cost = 0.0  # estimated tokens of merged[-1]
         for draft in drafts:
-            previous = merged[-1] if merged else None
-            if (previous is not None and estimate_tokens(previous.text) < small
-                    and estimate_tokens(previous.text) + estimate_tokens(draft.text) <= self.max_tokens):
+            cost = estimate_tokens(draft.text)
+            if merged and merged_cost < small and merged_cost + cost <= self.max_tokens:
+                previous = merged[-1]
                 merged[-1] = ChunkDraft(text=f"{previous.text}\n{draft.text}", section=previous.section,
                                         page=previous.page)
+                merged_cost += cost
             else:
                 merged.append(draft)
+                merged_cost = cost
         return merged
 
     def _chunk_section(self, blocks: list[Block]) -> Iterable[ChunkDraft]:
@@ -97,7 +111,7 @@ class Chunker:
         heading = path[-1] if path else ""
         section = " > ".join(path)
         budget = self.max_tokens - estimate_tokens(heading)
-        pieces: list[tuple[str, int | None]] = []  # (text, page) of the chunk being packed
+        pieces: list[_Piece] = []  # of the chunk being packed
         used = 0.0
         table_header = ""
         for block in body:
@@ -107,64 +121,63 @@ class Chunker:
                     pieces, used = [], 0.0
                 table_header = block.table_header
             header_cost = estimate_tokens(table_header) if block.kind == "table_row" else 0.0
-            for text in self._fit(block.text, budget - header_cost):
-                cost = estimate_tokens(text)
+            for text, cost in self._fit(block.text, budget - header_cost):
                 if pieces and used + cost > budget - header_cost:
                     yield self._draft(heading, table_header, pieces, section)
                     pieces = self._overlap(pieces) if block.kind != "table_row" else []
-                    used = sum(estimate_tokens(p) for p, _ in pieces)
-                pieces.append((text, block.page))
+                    used = sum(p.cost for p in pieces)
+                pieces.append(_Piece(text, block.page, cost))
                 used += cost
             if block.kind != "table_row":
                 table_header = ""
         if pieces:
             yield self._draft(heading, table_header, pieces, section)
 
-    def _overlap(self, pieces: list[tuple[str, int | None]]) -> list[tuple[str, int | None]]:
-        last_text, last_page = pieces[-1]
-        if self.overlap_tokens and estimate_tokens(last_text) <= self.overlap_tokens:
-            return [(last_text, last_page)]
-        return []
+    def _overlap(self, pieces: list[_Piece]) -> list[_Piece]:
+        last = pieces[-1]
+        return [last] if self.overlap_tokens and last.cost <= self.overlap_tokens else []
 
-    def _fit(self, text: str, budget: float) -> list[str]:
-        """The block as pieces that each fit the budget: whole, else sentences, else character cuts."""
-        if estimate_tokens(text) <= budget:
-            return [text]
-        out: list[str] = []
-        current = ""
+    def _fit(self, text: str, budget: float) -> list[tuple[str, float]]:
+        """The block as (piece, estimated tokens) that each fit the budget: whole, else sentences, else cuts."""
+        whole = estimate_tokens(text)
+        if whole <= budget:
+            return [(text, whole)]
+        out: list[tuple[str, float]] = []
+        current, current_cost = "", 0.0
         for sentence in (s for s in _SENTENCE_END.split(text) if s and s.strip()):
             for part in _hard_split(sentence.strip(), budget):
                 joined = _join(current, part) if current else part
-                if current and estimate_tokens(joined) > budget:
-                    out.append(current)
-                    current = part
+                joined_cost = estimate_tokens(joined)
+                if current and joined_cost > budget:
+                    out.append((current, current_cost))
+                    current, current_cost = part, estimate_tokens(part)
                 else:
-                    current = joined
+                    current, current_cost = joined, joined_cost
         if current:
-            out.append(current)
+            out.append((current, current_cost))
         return out
 
     @staticmethod
-    def _draft(heading: str, table_header: str, pieces: list[tuple[str, int | None]], section: str) -> ChunkDraft:
+    def _draft(heading: str, table_header: str, pieces: list[_Piece], section: str) -> ChunkDraft:
         lines = [heading] if heading else []
         if table_header:
             lines.append(table_header)
-        lines.extend(text for text, _ in pieces)
-        return ChunkDraft(text="\n".join(lines), section=section, page=pieces[0][1])
+        lines.extend(p.text for p in pieces)
+        return ChunkDraft(text="\n".join(lines), section=section, page=pieces[0].page)
 
 
 def _sections(blocks: Sequence[Block]) -> Iterable[list[Block]]:
     """Runs of blocks under one heading path; a title opens a new run."""
     current: list[Block] = []
     path: tuple[str, ...] | None = None
+    has_body = False
     for block in blocks:
-        has_body = any(b.kind != "title" for b in current)
         if block.kind == "title" or (has_body and block.heading_path != path):
             if current:
                 yield current
-            current = []
+            current, has_body = [], False
         if block.kind != "title":
-            path = block.heading_path
+            path, has_body = block.heading_path, True
         current.append(block)
     if current:
         yield current

@@ -125,6 +125,7 @@ def read_text(path: Path) -> str:
 
 
 def decode_text(data: bytes, *, name: str) -> str:
+    """Bytes → str by BOM (UTF-8/16/32), else strict UTF-8; ``name`` is the file named in errors."""
     encoding = next((codec for bom, codec in _BOMS if data.startswith(bom)), "utf-8")
     try:
         text = data.decode(encoding)
