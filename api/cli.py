@@ -62,6 +62,20 @@ def _errors(as_json: bool) -> Iterator[None]:
         raise typer.Exit(2 if isinstance(exc, InputError) else 1) from exc
 
 
+@contextmanager
+def _open_index(as_json: bool) -> Iterator[Any]:
+    """The knowledge index for one command, closed (and its folder lock released) afterwards."""
+    from knowledge.index import KnowledgeIndex
+
+    settings = _settings()
+    with _errors(as_json):
+        index = KnowledgeIndex.open(settings)
+        try:
+            yield index
+        finally:
+            index.close()
+
+
 def _settings() -> Settings:
     try:
         return get_settings()
@@ -168,18 +182,11 @@ def search(
     as_json: JsonOption = False,
 ) -> None:
     """Search the knowledge index of a tenant and print the best chunks."""
-    from knowledge.index import KnowledgeIndex
-
-    settings = _settings()
-    with _errors(as_json):
+    with _open_index(as_json) as index:
         if mode not in ("hybrid", "dense", "sparse"):
             raise InputError(f"mode must be hybrid, dense or sparse, not {mode!r}")
-        index = KnowledgeIndex.open(settings)
-        try:
-            hits = index.search(query, tenant=tenant, market=market, language=language, kinds=kind, top_k=top,
-                                mode=mode)  # type: ignore[arg-type]
-        finally:
-            index.close()
+        hits = index.search(query, tenant=tenant, market=market, language=language, kinds=kind, top_k=top,
+                            mode=mode)
     rows = [
         {"score": round(h.score, 4), "document_id": h.chunk.document_id, "title": h.chunk.title,
          "section": h.chunk.section, "market": h.chunk.market, "language": h.chunk.language, "kind": h.chunk.kind,
@@ -214,16 +221,8 @@ def documents(
     as_json: JsonOption = False,
 ) -> None:
     """List the documents of a tenant (one page; --offset continues)."""
-    from knowledge.index import KnowledgeIndex
-
-    settings = _settings()
-    with _errors(as_json):
-        index = KnowledgeIndex.open(settings)
-        try:
-            page = index.list_documents(tenant, market=market.upper() if market else None, language=language,
-                                        kind=kind, limit=limit, offset=offset)
-        finally:
-            index.close()
+    with _open_index(as_json) as index:
+        page = index.list_documents(tenant, market=market, language=language, kind=kind, limit=limit, offset=offset)
     if as_json:
         print(json.dumps({"documents": [r.payload() for r in page.records], "next_offset": page.next_offset},
                          ensure_ascii=False))
@@ -245,17 +244,11 @@ def delete(
     as_json: JsonOption = False,
 ) -> None:
     """Delete a document and all its chunks from the index."""
-    from knowledge.index import KnowledgeIndex
     from polydesk.errors import NotFoundError
 
-    settings = _settings()
-    with _errors(as_json):
-        index = KnowledgeIndex.open(settings)
-        try:
-            if not index.delete_document(tenant, document_id):
-                raise NotFoundError(f"tenant {tenant} has no document {document_id!r}")
-        finally:
-            index.close()
+    with _open_index(as_json) as index:
+        if not index.delete_document(tenant, document_id):
+            raise NotFoundError(f"tenant {tenant} has no document {document_id!r}")
     print(json.dumps({"deleted": document_id}) if as_json else f"deleted {document_id}")
 
 
