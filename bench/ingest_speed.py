@@ -19,11 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingestion.parsing import parse_document
-
 from bench.report import machine, write_result
 from ingestion.chunking import Chunker
 from ingestion.filetypes import FileType
+from ingestion.parsing import parse_document
 
 PAGE_CHARS = 3000
 PARAGRAPHS = {
