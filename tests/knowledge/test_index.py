@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from knowledge.embedder import Embedder
 from knowledge.index import KnowledgeIndex
 from knowledge.schema import Chunk, DocumentRecord
 from polydesk.errors import InputError
+from polydesk.settings import Settings
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["embedded", "server"])
+def index(request: pytest.FixtureRequest, settings: Settings, embedder: Embedder) -> Iterator[KnowledgeIndex]:
+    """The same behaviour on the embedded engine and through qdrant-client (its local mode stands in for a server)."""
+    if request.param == "server":
+        settings = settings.model_copy(update={"qdrant_url": ":memory:"})
+    opened = KnowledgeIndex.open(settings, embedder=embedder)
+    yield opened
+    opened.close()
 
 ORDERS = [
     "Order TW-ORD-2026-004512 was shipped with DHL and arrives on Friday.",
