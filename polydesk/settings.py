@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Field(default=Path(".polydesk"), description="where the embedded stores keep their files")
 
+    # Personas and market rules: the built-ins, plus a brand's own folder (personas/, markets/, routing.yaml).
+    personas_dir: Path | None = Field(
+        default=None, description="brand folder with personas/*.yaml, markets/*.yaml and routing.yaml"
+    )
+
     # Knowledge store: the embedded Qdrant engine unless a server URL is given.
     qdrant_url: str | None = Field(
         default=None, description="Qdrant server URL; ':memory:' for qdrant-client local mode"

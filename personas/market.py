@@ -1,0 +1,169 @@
+"""The market schema: languages, time zone, support hours, culture rules and compliance notices.
+
+A market is one YAML file under ``<folder>/markets/``. Its first language is
+its default. ``human_response_time`` is an ISO-8601 duration (``PT30M``,
+``PT2H``, ``P1DT4H``; no years, months or weeks, whose length varies) counted
+in support hours.
+
+Example:
+    >>> import datetime as dt
+    >>> jp = Market.model_validate({
+    ...     "code": "JP", "name": "日本", "languages": ["ja"], "timezone": "Asia/Tokyo",
+    ...     "support_hours": {"schedule": [{"days": [1, 2, 3, 4, 5], "open": "10:00", "close": "18:00"}]},
+    ...     "human_response_time": "PT1H"})
+    >>> jp.is_open(dt.datetime(2026, 3, 2, 8, 59, tzinfo=dt.UTC))  # 17:59 in Tokyo, a Monday
+    True
+    >>> jp.next_opening(dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)).isoformat()
+    '2026-03-03T10:00:00+09:00'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from knowledge.schema import ANY_MARKET, normalize_market
+from personas.fields import (
+    FieldProblem,
+    LanguageList,
+    LanguageMap,
+    LanguageTermsMap,
+    NonEmptyText,
+    Slug,
+    language_candidates,
+)
+from personas.hours import SupportHours
+
+_DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
+
+
+class Directness(StrEnum):
+    DIRECT = "direct"
+    INDIRECT = "indirect"
+
+
+class Honorifics(BaseModel):
+    """How customers must be addressed, e.g. Japanese keigo or German "Sie"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    required: bool
+    style: NonEmptyText = Field(description="name of the register, e.g. 'keigo', 'Sie', 'usted'")
+    forms: tuple[NonEmptyText, ...] = Field(default=(), description="address forms to use, e.g. 'お客様', 'Sie'")
+    notes: str = ""
+
+
+class CultureRules(BaseModel):
+    """What a reply in this market must respect; the guardrails stage enforces ``avoid_terms``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    directness: Directness = Directness.DIRECT
+    honorifics: Honorifics | None = None
+    avoid_topics: tuple[NonEmptyText, ...] = Field(default=(), description="topics a reply never raises")
+    avoid_terms: LanguageTermsMap = Field(default_factory=dict, description="language -> words and phrases to avoid")
+    notes: tuple[NonEmptyText, ...] = Field(default=(), description="guidance for writers and LLM prompts")
+
+
+class ComplianceNotice(BaseModel):
+    """A notice the agent must show, e.g. a GDPR privacy notice once per conversation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: Slug
+    regulation: NonEmptyText = Field(description="e.g. 'GDPR', 'UK GDPR'")
+    text: LanguageMap
+    once_per_conversation: bool = True
+
+    def text_for(self, language: str, *, default: str) -> str:
+        """The notice in ``language``, else in the market's ``default`` language."""
+        for candidate in language_candidates(language, fallback=default):
+            if candidate in self.text:
+                return self.text[candidate]
+        return next(iter(self.text.values()))
+
+
+class Market(BaseModel):
+    """One market: who the customers are, when humans answer, and what a reply must respect."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: str
+    name: NonEmptyText
+    languages: LanguageList = Field(description="languages served, the default first")
+    timezone: str
+    support_hours: SupportHours
+    human_response_time: dt.timedelta = Field(description="ISO-8601 duration, counted in support hours")
+    culture: CultureRules = Field(default_factory=CultureRules)
+    compliance: tuple[ComplianceNotice, ...] = ()
+
+    @field_validator("code")
+    @classmethod
+    def _country_code(cls, value: str) -> str:
+        code = normalize_market(value)
+        if code == ANY_MARKET:
+            raise ValueError("a market needs a country code; '*' means 'every market' in the knowledge index")
+        return code
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone such as 'Europe/Berlin' or 'Asia/Tokyo'") from None
+        return value
+
+    @field_validator("human_response_time", mode="before")
+    @classmethod
+    def _iso_duration(cls, value: object) -> object:
+        if not isinstance(value, str) or not _DURATION.match(value.strip().upper()):
+            raise ValueError(f"{value!r} is not an ISO-8601 duration such as 'PT30M', 'PT2H' or 'P1DT4H'")
+        return value.strip().upper()
+
+    @field_validator("human_response_time")
+    @classmethod
+    def _positive(cls, value: dt.timedelta) -> dt.timedelta:
+        if value <= dt.timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
+    @model_validator(mode="after")
+    def _notices_in_default_language(self) -> Market:
+        seen: set[str] = set()
+        for index, notice in enumerate(self.compliance):
+            if notice.id in seen:
+                raise FieldProblem(f"compliance[{index}].id", f"notice {notice.id!r} is listed twice")
+            seen.add(notice.id)
+            if self.default_language not in notice.text:
+                raise FieldProblem(
+                    f"compliance[{index}].text",
+                    f"notice {notice.id!r} has no text in {self.default_language!r}, the market's default language",
+                )
+        return self
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def local_time(self, at: dt.datetime) -> dt.datetime:
+        """``at`` on the market's clock (``at`` must be timezone-aware)."""
+        if at.tzinfo is None:
+            raise ValueError(f"at must be timezone-aware, got naive {at.isoformat()}")
+        return at.astimezone(self.zone)
+
+    def is_open(self, at: dt.datetime) -> bool:
+        """Whether humans answer at ``at`` (timezone-aware), honouring the schedule and holidays."""
+        return self.support_hours.is_open(at, self.zone)
+
+    def next_opening(self, after: dt.datetime) -> dt.datetime:
+        """When humans next answer, on the market's clock: ``after`` itself if open then."""
+        return self.support_hours.next_opening(after, self.zone)

@@ -1,0 +1,126 @@
+"""The built-in catalogue agrees with the demo brand's facts and speaks every routed market's language."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from knowledge.schema import normalize_language
+from personas.catalog import PersonaCatalog
+from personas.loader import builtin_layer
+from personas.routing import Channel
+
+pytestmark = pytest.mark.unit
+
+FACTS = Path(__file__).resolve().parents[2] / "demo" / "tidewell" / "facts.yaml"
+FACT_MARKETS: dict[str, Any] = yaml.safe_load(FACTS.read_text(encoding="utf-8"))["markets"]
+EU_NOTICES = {"DE": "de", "FR": "fr", "ES": "es", "UK": "en"}
+
+
+def test_every_demo_market_is_built_in(catalog: PersonaCatalog) -> None:
+    assert {market.code for market in catalog.markets()} == set(FACT_MARKETS)
+
+
+@pytest.mark.parametrize("code", sorted(FACT_MARKETS))
+def test_market_languages_timezone_and_hours_match_the_demo_facts(catalog: PersonaCatalog, code: str) -> None:
+    facts = FACT_MARKETS[code]
+    market = catalog.market(code)
+    assert market.languages == [normalize_language(language) for language in facts["languages"]]
+    assert market.timezone == facts["support_hours"]["timezone"]
+    fact_slots = {
+        (day, entry["open"], entry["close"]) for entry in facts["support_hours"]["schedule"] for day in entry["days"]
+    }
+    our_slots = {(day, slot.open, slot.close) for slot in market.support_hours.schedule for day in slot.days}
+    assert our_slots == fact_slots
+
+
+def test_every_persona_greets_in_english_and_in_each_routed_markets_default_language(catalog: PersonaCatalog) -> None:
+    for persona in catalog.personas():
+        assert "en" in persona.greetings and "en" in persona.sign_offs, persona.id
+    for resolved in catalog.route_matrix():
+        language = resolved.market.default_language
+        assert language in resolved.persona.greetings, (resolved.persona.id, resolved.market.code)
+        assert language in resolved.persona.sign_offs, (resolved.persona.id, resolved.market.code)
+
+
+def test_every_builtin_persona_is_routed_somewhere(catalog: PersonaCatalog) -> None:
+    routed = {resolved.persona.id for resolved in catalog.route_matrix()}
+    assert routed == {persona.id for persona in catalog.personas()}
+
+
+def test_every_channel_of_every_market_resolves_by_a_rule_not_the_fallback(catalog: PersonaCatalog) -> None:
+    matrix = catalog.route_matrix()
+    assert len(matrix) == len(FACT_MARKETS) * len(Channel)
+    assert not [f"{r.market.code}/{r.channel}" for r in matrix if r.matched.is_default]
+
+
+@pytest.mark.parametrize(("code", "language"), sorted(EU_NOTICES.items()))
+def test_eu_and_uk_markets_show_a_gdpr_notice_once_per_conversation(
+    catalog: PersonaCatalog, code: str, language: str
+) -> None:
+    notices = catalog.market(code).compliance
+    assert len(notices) == 1
+    notice = notices[0]
+    assert "GDPR" in notice.regulation and notice.once_per_conversation
+    assert language in notice.text
+    assert ("DSGVO", "RGPD", "RGPD", "UK GDPR")[["DE", "FR", "ES", "UK"].index(code)] in notice.text[language]
+
+
+def test_notice_text_follows_the_customers_language_else_the_markets(catalog: PersonaCatalog) -> None:
+    notice = catalog.market("DE").compliance[0]
+    assert notice.text_for("en-GB", default="de").startswith("Privacy notice")
+    assert notice.text_for("fr", default="de").startswith("Datenschutzhinweis")
+
+
+def test_markets_outside_europe_have_no_gdpr_notice(catalog: PersonaCatalog) -> None:
+    assert [market.code for market in catalog.markets() if market.compliance] == sorted(EU_NOTICES)
+
+
+@pytest.mark.parametrize("code", ["SA", "AE"])
+def test_gulf_markets_list_terms_to_avoid_in_arabic_and_english(catalog: PersonaCatalog, code: str) -> None:
+    culture = catalog.market(code).culture
+    assert {"ar", "en"} <= set(culture.avoid_terms)
+    assert "إن شاء الله" in culture.avoid_terms["ar"] and "لحم الخنزير" in culture.avoid_terms["ar"]
+    assert {"alcohol", "pork", "dating"} <= set(culture.avoid_terms["en"])
+    assert "religion" in culture.avoid_topics
+
+
+def test_gulf_persona_greets_without_religious_formulas(catalog: PersonaCatalog) -> None:
+    persona = catalog.persona("gulf-respectful")
+    terms = catalog.market("SA").culture.avoid_terms
+    for language, text in [*persona.greetings.items(), *persona.sign_offs.items()]:
+        assert not [term for term in terms.get(language, []) if term.lower() in text.lower()], text
+        assert not [phrase for phrase in persona.avoid_phrases if phrase in text], text
+    assert persona.greeting("ar").startswith("مرحباً بك")
+
+
+def test_japanese_market_and_persona_use_keigo(catalog: PersonaCatalog) -> None:
+    honorifics = catalog.market("JP").culture.honorifics
+    assert honorifics is not None and honorifics.required and honorifics.style == "keigo"
+    persona = catalog.persona("jp-keigo")
+    assert persona.greeting("ja") == "お問い合わせいただき、誠にありがとうございます。"
+    assert persona.sign_off("ja") == "今後ともよろしくお願い申し上げます。"
+
+
+def test_warm_quick_allows_exactly_the_two_emoji(catalog: PersonaCatalog) -> None:
+    policy = catalog.persona("warm-quick").emoji
+    assert policy.mode == "allowed" and set(policy.allowed) == {"🙏", "😊"}
+    assert catalog.persona("precise-professional").emoji.mode == "none"
+
+
+def test_builtins_load_fast_and_are_parsed_once(tmp_path: Path) -> None:
+    builtin_layer.cache_clear()
+    started = time.perf_counter()
+    PersonaCatalog.load(tmp_path)  # an empty brand folder: the built-ins, parsed and checked from scratch
+    cold = time.perf_counter() - started
+    started = time.perf_counter()
+    PersonaCatalog.load()
+    PersonaCatalog.load()
+    warm = time.perf_counter() - started
+    assert cold < 0.5  # about 30 ms on one core; generous for a shared CI machine
+    assert warm < 0.05
+    assert PersonaCatalog.load() is PersonaCatalog.load()
