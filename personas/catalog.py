@@ -213,7 +213,8 @@ class PersonaCatalog:
             for code in rule.market or ():
                 if code not in self._markets:
                     known = ", ".join(sorted(self._markets))
-                    raise PersonaConfigError.single(step.file, f"{where}.market", f"unknown market {code!r}; known: {known}")
+                    message = f"unknown market {code!r}; known: {known}"
+                    raise PersonaConfigError.single(step.file, f"{where}.market", message)
         if self._default.persona_id not in self._personas:
             raise PersonaConfigError.single(
                 self._default.file, "default", f"unknown persona {self._default.persona_id!r}; known: {known_personas}"

@@ -138,9 +138,8 @@ def _read_all(folder: Path, model: type[M], key_field: str, kind: str) -> dict[s
         item = parse_file(path, model)
         key = str(getattr(item, key_field))
         if key in found:
-            raise PersonaConfigError.single(
-                path, key_field, f"{kind} {key!r} is also defined in {found[key].path}; each {key_field} once per folder"
-            )
+            message = f"{kind} {key!r} is also defined in {found[key].path}; each {key_field} once per folder"
+            raise PersonaConfigError.single(path, key_field, message)
         found[key] = Sourced(item, path)
     return found
 
