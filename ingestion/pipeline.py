@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -36,6 +37,8 @@ from knowledge.index import KnowledgeIndex
 from knowledge.schema import Chunk, DocumentRecord, Kind
 from polydesk.errors import InvalidRecordError, PolydeskError
 from polydesk.settings import Settings
+
+PREPARE_AHEAD = 8  # files prepared ahead of the embedder: bounds memory on large folders
 
 # Bump when parsing or chunking changes what a file turns into: every file is then re-ingested once.
 PIPELINE_VERSION = "1"
@@ -135,8 +138,7 @@ class Ingestor:
                 report(prepared.result.path)
             pending.clear()
 
-        for source in sources:
-            outcome = self._prepare(source)
+        for outcome in self._prepared(sources):
             if isinstance(outcome, FileResult):
                 results.append(outcome)
                 report(outcome.path)
@@ -148,6 +150,20 @@ class Ingestor:
         order = {s.document_id: i for i, s in enumerate(sources)}
         results.sort(key=lambda r: order[r.document_id])
         return IngestReport(files=results, seconds=time.perf_counter() - started)
+
+    def _prepared(self, sources: Sequence[SourceFile]) -> Iterator[_Prepared | FileResult]:
+        """Files prepared (parsed, chunked, redacted) in a worker thread, a few ahead, in order.
+
+        The embedder releases the GIL while it runs, so parsing the next files overlaps embedding these.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="polydesk-prepare") as pool:
+            ahead: deque[Future[_Prepared | FileResult]] = deque()
+            for source in sources:
+                ahead.append(pool.submit(self._prepare, source))
+                if len(ahead) > PREPARE_AHEAD:
+                    yield ahead.popleft().result()
+            while ahead:
+                yield ahead.popleft().result()
 
     # -- one file --------------------------------------------------------------------------------------------------
 
