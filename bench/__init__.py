@@ -1,1 +1,1 @@
-"""Benchmarks: run with `.venv/bin/python -m bench.<name>`; results land in bench/results/ and docs/performance.md."""
+"""Benchmarks: run with `.venv/bin/python -m bench.<name>`; raw results land in bench/results/, docs/performance.md records them."""
