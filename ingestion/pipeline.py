@@ -125,12 +125,12 @@ class Ingestor:
 
         def flush() -> None:
             nonlocal embedded
-            texts = [c.text for p in pending for c in p.chunks]
-            encoded = self.index.encode(texts) if texts else None
+            if not pending:
+                return
+            encoded = self.index.encode([c.text for p in pending for c in p.chunks])
             start = 0
             for prepared in pending:
                 end = start + len(prepared.chunks)
-                assert encoded is not None
                 self.index.write_document(prepared.record, prepared.chunks, encoded[start:end])
                 start = end
                 embedded += len(prepared.chunks)

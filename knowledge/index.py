@@ -141,10 +141,10 @@ class KnowledgeIndex:
             raise InputError(str(exc)) from exc
         dense = self.embedder.embed_queries([query])[0].tolist() if mode != "sparse" else None
         sparse = self.sparse.encode_query(query) if mode != "dense" else None
-        if sparse is not None and not sparse.indices and dense is None:
-            return []
         if sparse is not None and not sparse.indices:
-            sparse = None
+            sparse = None  # no lexical term (e.g. only punctuation): dense alone, or nothing
+        if dense is None and sparse is None:
+            return []
         hits = self._search_live(StoreQuery(filter=flt, limit=top_k, dense=dense, sparse=sparse, rrf_k=self.rrf_k))
         return self._exact_identifiers_first(query, hits) if mode != "dense" else hits
 

