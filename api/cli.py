@@ -36,13 +36,15 @@ err_console = Console(stderr=True)
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "demo" / "tidewell"
 DEMO_TENANT = "tidewell"
-DEMO_QUERIES = [
-    ("How long do I have to return an item?", "US"),
-    ("Ab wann ist der Versand kostenlos?", "DE"),
-    ("ส่งฟรีเมื่อซื้อครบเท่าไหร่", "TH"),
-    ("返品はいつまでできますか", "JP"),
-    ("Bisa bayar pakai GoPay?", "ID"),
-    ("TW-4417 laptop sleeve size", None),
+# (market, channel, message): what the demo asks the agent after ingesting the demo brand.
+DEMO_QUESTIONS = [
+    ("US", "web", "How long do I have to return an item?"),
+    ("DE", "email", "Ab wann ist der Versand kostenlos?"),
+    ("TH", "line", "ส่งฟรีเมื่อซื้อครบเท่าไหร่"),
+    ("JP", "line", "返品はいつまでできますか"),
+    ("ID", "whatsapp", "Bisa bayar pakai GoPay?"),
+    ("SA", "whatsapp", "ما هي مدة الإرجاع؟"),
+    ("US", "web", "Who won the football world cup in 1998?"),
 ]
 
 TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant (brand) the data belongs to.")]
@@ -253,10 +255,114 @@ def delete(
 
 
 @app.command()
+def ask(
+    message: Annotated[str | None, typer.Argument(help="The customer's message, in any language.")] = None,
+    tenant: Annotated[str, typer.Option("--tenant", "-t", help="Tenant (brand).")] = DEMO_TENANT,
+    market: Annotated[str, typer.Option("--market", "-m", help="The customer's market (DE, TH, JP, ...).")] = "US",
+    channel: Annotated[str, typer.Option("--channel", "-c", help="web, email, whatsapp, messenger, line, telegram."
+                                         )] = "web",
+    conversation: Annotated[str | None, typer.Option("--conversation", help="Continue this conversation.")] = None,
+    language: Annotated[str | None, typer.Option(help="Answer in this language (the customer's choice).")] = None,
+    batch: Annotated[Path | None, typer.Option("--batch", help="JSONL file: one request per line; '-' for stdin.",
+                                               )] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a customer message as the agent would, with citations, persona, language and timings.
+
+    With `--batch FILE.jsonl` each line is a request (`message`, `market`, `channel`, optional `conversation_id`,
+    `tenant`, `language`, `customer_id`) and each reply object is printed as one JSON line, in order; a bad line
+    prints `{"line": N, "error": {...}}` and the rest still runs. The models load once.
+    """
+    from agent.pipeline import Agent
+    from agent.schema import AnswerRequest
+
+    if (message is None) == (batch is None):
+        err_console.print("[red]error[/red] \\[invalid_input]: give a message or --batch FILE, not both")
+        raise typer.Exit(2)
+    settings = _settings()
+    with _errors(as_json or batch is not None):
+        agent = Agent.open(settings)
+        try:
+            if batch is not None:
+                failed = _ask_batch(agent, batch, tenant=tenant)
+                if failed:
+                    raise typer.Exit(1)
+                return
+            request = _validated(AnswerRequest, {"tenant": tenant, "market": market, "channel": channel,
+                                                 "message": message, "conversation_id": conversation,
+                                                 "language": language})
+            reply = agent.answer(request)
+        finally:
+            agent.close()
+    if as_json:
+        print(reply.model_dump_json())
+    else:
+        _print_reply(reply)
+
+
+def _validated(model: Any, data: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'request'}: {e['msg']}" for e in exc.errors())
+        raise InputError(problems) from None
+
+
+def _ask_batch(agent: Any, path: Path, *, tenant: str) -> int:
+    """Answer every line of a JSONL file; returns how many lines failed."""
+    from agent.schema import AnswerRequest
+
+    try:
+        lines = sys.stdin.readlines() if str(path) == "-" else path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    failed = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise InputError("a line must be a JSON object")
+            request = _validated(AnswerRequest, {"tenant": tenant, **data})
+            print(agent.answer(request).model_dump_json(), flush=True)
+        except json.JSONDecodeError as exc:
+            failed += 1
+            print(json.dumps({"line": number, "error": {"code": "invalid_input", "message": f"not JSON: {exc}"}}))
+        except PolydeskError as exc:
+            if not isinstance(exc, InputError) and exc.code != "not_found":
+                raise
+            failed += 1
+            print(json.dumps({"line": number, "error": exc.to_dict()}, ensure_ascii=False), flush=True)
+    return failed
+
+
+def _print_reply(reply: Any) -> None:
+    console.print(escape(reply.text) or "[yellow](no reply: a person owns this conversation)[/yellow]")
+    console.print()
+    meta = Table(show_header=False, box=None)
+    meta.add_row("conversation", reply.conversation_id)
+    meta.add_row("persona / language", f"{reply.persona_id} / {reply.language}")
+    meta.add_row("generator", reply.generator + (f" (fallback: {reply.fallback_reason})" if reply.fallback_reason
+                                                 else ""))
+    meta.add_row("confidence", f"{reply.confidence:.2f}")
+    for finding in reply.guardrails:
+        meta.add_row("guardrail", escape(f"{finding.rule}: {finding.detail} ({finding.action})"))
+    for citation in reply.citations:
+        meta.add_row("source", escape(f"{citation.document_id} · {citation.title} ({citation.score:.3f})"))
+    meta.add_row("timings (ms)", ", ".join(f"{k} {v:.1f}" for k, v in reply.timings_ms.items()))
+    console.print(meta)
+
+
+@app.command()
 def demo(
     path: Annotated[Path, typer.Option(help="The demo brand folder.")] = DEMO_DIR,
 ) -> None:
-    """Ingest the bundled demo brand (Tidewell) and answer sample searches in several languages."""
+    """Ingest the bundled demo brand (Tidewell) and let the agent answer sample questions in several languages."""
+    from agent.pipeline import Agent
+    from agent.schema import AnswerRequest
     from ingestion.pipeline import Ingestor
     from ingestion.sources import SourceOptions
 
@@ -266,13 +372,13 @@ def demo(
         try:
             report = _run_ingest(ingestor, [path / "knowledge"], SourceOptions(tenant=DEMO_TENANT), quiet=False)
             _print_report(report)
-            for query, market in DEMO_QUERIES:
-                hits = ingestor.index.search(query, tenant=DEMO_TENANT, market=market, top_k=3)
-                rows = [{"score": h.score, "document_id": h.chunk.document_id, "title": h.chunk.title,
-                         "market": h.chunk.market, "language": h.chunk.language, "text": h.chunk.text} for h in hits]
-                _print_hits(f"{query}  [{market or 'any market'}]", rows)
         finally:
             ingestor.index.close()
+        with Agent.open(settings) as agent:
+            for market, channel, message in DEMO_QUESTIONS:
+                console.rule(escape(f"{market} · {channel} · {message}"))
+                _print_reply(agent.answer(AnswerRequest(tenant=DEMO_TENANT, market=market, channel=channel,
+                                                        message=message)))
 
 
 def main() -> None:  # pragma: no cover - console entry

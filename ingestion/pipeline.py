@@ -27,15 +27,15 @@ from typing import Literal
 
 from ingestion.chunking import ChunkDraft, Chunker
 from ingestion.filetypes import FileType, detect_type
-from ingestion.language import LanguageDetector
 from ingestion.parsing import parse_document
-from ingestion.redaction import Redactor
 from ingestion.sources import SourceFile, SourceOptions, discover
 from ingestion.tables import TableDrafts, faq_drafts, looks_like_transcript, read_table
 from ingestion.transcripts import conversation_drafts, read_jsonl, read_turn_rows
 from knowledge.index import KnowledgeIndex
 from knowledge.schema import Chunk, DocumentRecord, Kind
 from polydesk.errors import InvalidRecordError, PolydeskError
+from polydesk.language import LanguageDetector
+from polydesk.redaction import Redactor
 from polydesk.settings import Settings
 
 PREPARE_AHEAD = 8  # files prepared ahead of the embedder: bounds memory on large folders

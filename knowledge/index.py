@@ -118,6 +118,10 @@ class KnowledgeIndex:
         self.store.delete_chunks(tenant, document_id)
         return found
 
+    def embed_query(self, query: str) -> np.ndarray:
+        """The query's dense vector (normalised), to pass to several ``search`` calls."""
+        return self.embedder.embed_queries([query])[0]
+
     # -- reading -------------------------------------------------------------------------------------------------
 
     def list_documents(self, tenant: str, *, market: str | None = None, language: str | None = None,
@@ -126,8 +130,13 @@ class KnowledgeIndex:
                                          offset=offset)
 
     def search(self, query: str, *, tenant: str, market: str | None = None, language: str | None = None,
-               kinds: Sequence[str] | None = None, top_k: int = 5, mode: SearchMode = "hybrid") -> list[ScoredChunk]:
-        """Best chunks for ``query`` within a tenant; a market also admits market-independent (``*``) chunks."""
+               kinds: Sequence[str] | None = None, top_k: int = 5, mode: SearchMode = "hybrid",
+               query_vector: Sequence[float] | None = None) -> list[ScoredChunk]:
+        """Best chunks for ``query`` within a tenant; a market also admits market-independent (``*``) chunks.
+
+        ``query_vector`` is the query's embedding when the caller already has it (``embed_query``), so one
+        embedding serves several searches. Dense scores are cosine similarities; hybrid scores are fused ranks.
+        """
         if not query.strip():
             raise InputError("the query is empty")
         try:
@@ -139,7 +148,9 @@ class KnowledgeIndex:
             )
         except ValueError as exc:
             raise InputError(str(exc)) from exc
-        dense = self.embedder.embed_queries([query])[0].tolist() if mode != "sparse" else None
+        dense = None
+        if mode != "sparse":
+            dense = list(query_vector) if query_vector is not None else self.embed_query(query).tolist()
         sparse = self.sparse.encode_query(query) if mode != "dense" else None
         if sparse is not None and not sparse.indices:
             sparse = None  # no lexical term (e.g. only punctuation): dense alone, or nothing

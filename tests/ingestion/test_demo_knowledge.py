@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ingestion.pipeline import Ingestor, IngestReport
-from ingestion.sources import SourceOptions
-from knowledge.embedder import Embedder
+from ingestion.pipeline import IngestReport
 from knowledge.index import KnowledgeIndex
-from polydesk.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -34,15 +30,6 @@ MARKET_FACTS = [
     ("TW", "滿多少免運費？", "2,000"),
     ("SA", "ما هي مدة الإرجاع؟", "15"),
 ]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[tuple[IngestReport, KnowledgeIndex]]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("demo"), _env_file=None)  # type: ignore[call-arg]
-    index = KnowledgeIndex.open(settings, embedder=embedder)
-    report = Ingestor(index=index, settings=settings).ingest([DEMO], SourceOptions(tenant="tidewell"))
-    yield report, index
-    index.close()
 
 
 def test_every_demo_file_is_ingested(demo: tuple[IngestReport, KnowledgeIndex]) -> None:

@@ -7,7 +7,7 @@ Chinese is returned as "zh": Simplified and Traditional are not distinguished ye
 
 Usage::
 
-    from ingestion.language import LanguageDetector
+    from polydesk.language import LanguageDetector
 
     detector = LanguageDetector()
     detector.detect("Pesanan saya belum sampai, tolong dicek", market="ID")   # 'id'

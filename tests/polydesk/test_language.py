@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingestion.language import SUPPORTED_LANGUAGES, LanguageDetector
+from polydesk.language import SUPPORTED_LANGUAGES, LanguageDetector
 
 pytestmark = pytest.mark.unit
 

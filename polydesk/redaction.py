@@ -9,7 +9,7 @@ built-ins; on overlapping spans the earlier detector wins (e-mail, card, phone, 
 
 Usage::
 
-    from ingestion.redaction import Redactor
+    from polydesk.redaction import Redactor
 
     redactor = Redactor(extra_patterns={"ORDER": r"TW-ORD-\\d{4}-\\d{6}"})
     result = redactor.redact("Call 081-234-5678 about TW-ORD-2026-004512", market="TH")
@@ -73,6 +73,8 @@ _DIGIT_RE = re.compile(r"\d")
 class Redaction:
     text: str
     counts: dict[str, int]
+    # (start, end, label) of every redacted span, in the original text, left to right.
+    spans: tuple[tuple[int, int, str], ...] = ()
 
 
 def market_region(market: str | None) -> str | None:
@@ -312,4 +314,4 @@ def _apply(text: str, spans: _Spans) -> Redaction:
         counts[label] = counts.get(label, 0) + 1
         pos = end
     parts.append(text[pos:])
-    return Redaction(text="".join(parts), counts=counts)
+    return Redaction(text="".join(parts), counts=counts, spans=tuple(spans))

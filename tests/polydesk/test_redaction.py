@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingestion.redaction import Redaction, Redactor, market_region
+from polydesk.redaction import Redaction, Redactor, market_region
 
 pytestmark = pytest.mark.unit
 

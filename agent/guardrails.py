@@ -1,0 +1,547 @@
+"""The guardrails stage: every reply body passes it, whichever generator wrote it.
+
+Six rules run in order; each records a ``GuardrailFinding`` when it changes the body:
+
+1. ``forbidden_term``: the market's ``culture.avoid_terms`` (every language listed, since LLMs
+   mix languages) remove the sentence, line or bullet holding them.
+2. ``pii``: e-mails, card numbers and phone numbers become ``[EMAIL]``, ``[CARD]``, ``[PHONE]``
+   unless the customer wrote them or a brand document (any evidence but past conversations)
+   publishes them. Card numbers are masked always.
+3. ``avoid_phrase``: the persona's ``avoid_phrases`` remove their sentence, like rule 1.
+4. ``emoji``: emoji the persona's policy does not permit are removed.
+5. ``length``: a body over ``max_body_chars`` is cut at the last sentence end that fits, plus "…".
+6. ``language``: a paragraph in another language than the reply's (or the declared
+   ``content_language`` of quoted knowledge) replaces the body with the safe reply.
+
+When a removal leaves nothing substantive, or the language is wrong, the body becomes
+``say("safe_reply", language)`` (action ``"replaced"``) and the later rules are skipped: the
+safe reply is plain, vetted text. Findings name the term, phrase or PII label, never the
+e-mail address or number itself.
+
+Matching. Terms and phrases are case-insensitive. In scripts written with spaces they match
+whole words ("bacon" hits "Bacon," not "bacons"; a forbidden term also hits its plural in
+-s/-es, so "wine" hits "wines"; a persona phrase such as "Hi" never hits "nicht"). Thai,
+Lao, Khmer, Burmese, Chinese, Japanese and Korean terms match anywhere (no word spaces).
+Arabic terms match at a word start, also behind the clitics و ف ب ل and the article
+(بالخمر, والبيرة, للخمر), ignore diacritics and tatweel, treat أ إ آ ٱ as ا, ى as ي and ة as ه,
+and may carry any suffix; a bare substring match would read كبيرة ("big") as بيرة ("beer").
+Sentences end at . ! ? … before a space (not after "z. B.", "e.g." or the ordinal "3."), at
+。！？؟, at line breaks and, in Thai, at two or more spaces; a hit in a bullet removes the
+bullet. Bodies are NFC-normalised first (the same text, one encoding).
+
+Language: per paragraph, ignoring URLs, e-mails, numbers and codes such as TW-4417, and
+paragraphs the detector is unsure of (below 0.9, or under 12 letters of Latin-script text).
+Indonesian and Malay count as one; kana decides Japanese, and a short Han-only paragraph
+(a heading such as 送料無料) is accepted in a Japanese reply.
+
+Usage::
+
+    from agent.guardrails import GuardrailContext, Guardrails
+    from personas import PersonaCatalog
+
+    catalog = PersonaCatalog.load()
+    guardrails = Guardrails()            # build once: it loads the language model
+    ctx = GuardrailContext(persona=catalog.persona("gulf-respectful"), market=catalog.market("SA"),
+                           language="en", max_body_chars=500)
+    result = guardrails.check("The flask keeps coffee hot for 12 hours. It is also great for wine.", ctx)
+    result.body          # 'The flask keeps coffee hot for 12 hours.'
+    result.findings[0]   # GuardrailFinding(rule='forbidden_term', detail="'wine' (en): 1 sentence removed", ...)
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+import phonenumbers
+import regex
+
+from agent.phrases import say
+from agent.schema import Evidence, GuardrailFinding
+from personas import EmojiPolicy, Market, Persona
+from polydesk.language import LanguageDetector
+from polydesk.redaction import Redactor, market_region
+
+__all__ = ["GuardrailContext", "GuardrailResult", "Guardrails"]
+
+# A paragraph is judged only when the detector is this sure (1.0 when the script decided), and,
+# for Latin-script text, only with this many letters: "Free shipping." (0.74) or a product name
+# as a heading ("Tidewell Flask") says nothing reliable about the reply's language.
+MIN_LANGUAGE_CONFIDENCE = 0.9
+MIN_LANGUAGE_LETTERS = 12
+# A Han-only paragraph this short is a heading or a term in a Japanese reply, not Chinese.
+MAX_HAN_ONLY_IN_JAPANESE = 20
+# Fewer letters than this after a removal is not a reply.
+_MIN_SUBSTANCE = 3
+_CACHE_SIZE = 64
+
+_PII_LABELS = frozenset({"EMAIL", "CARD", "PHONE"})
+_SAME_LANGUAGE = {"ms": "id"}  # Indonesian and Malay count as one for the language rule
+
+_WORD_CHAR = re.compile(r"\w")
+_LETTER = re.compile(r"[^\W\d_]")
+_MASKS = re.compile(r"\[(?:EMAIL|CARD|PHONE)\]")
+# Scripts written without spaces between words: terms match as substrings, and a length cut
+# may fall between any two characters. (Korean uses spaces, but particles attach to the word.)
+_UNSPACED = re.compile(r"[\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF]")
+_HANGUL = re.compile(r"[\u1100-\u11FF\u3130-\u318F\uAC00-\uD7AF]")
+_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF]")
+_ARABIC_MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"  # diacritics, Quranic marks, tatweel
+_ARABIC_VARIANTS = {"ا": "[اأإآٱ]", "أ": "[اأإآٱ]", "إ": "[اأإآٱ]", "آ": "[اأإآٱ]", "ٱ": "[اأإآٱ]",
+                    "ي": "[يى]", "ى": "[يى]", "ة": "[ةه]", "ه": "[ةه]"}  # fmt: skip
+_M = f"[{_ARABIC_MARKS}]*"
+_ARABIC_FOLD = {**dict.fromkeys(range(0x0610, 0x061B)), **dict.fromkeys(range(0x064B, 0x0660)),
+                **dict.fromkeys(range(0x06D6, 0x06EE)), 0x0670: None, 0x0640: None,
+                **str.maketrans("أإآٱىة", "اااايه")}  # fmt: skip
+_ARABIC_START = rf"(?<![^\W\d_])(?<![{_ARABIC_MARKS}])(?:[وف]{_M})?(?:(?:[بكل]{_M})?ال{_M}|لل{_M}|[بل]{_M})?"
+
+# Sentence ends: . ! ? … before a space or the end (so 4.95, www.example.com and z.B. stay whole);
+# 。！？؟ anywhere; a line break; in Thai, which has no sentence punctuation, two or more spaces.
+_BREAK = re.compile(
+    r"(?P<stop>[.!?…]+[\"'”’»)\]]*)(?=\s|\Z)"
+    r"|(?P<full>[。！？؟]+[」』）】\"'”’»)\]]*)"
+    r"|(?P<line>\n)"
+    r"|(?P<thai>(?<=[\u0E00-\u0E7F]) {2,})"
+)
+_TOKEN_BEFORE = re.compile(r"[^\s(\[\"'“‘«]+\Z")
+_INITIALS = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # e.g, z.B, d.h (the final "." is the terminator)
+_ABBREVIATIONS = frozenset(
+    {"approx", "bzw", "ca", "dept", "dr", "dra", "evtl", "fr", "ggf", "hr", "inkl", "jl", "mr", "mrs", "ms", "nr",
+     "sr", "sra", "st", "str", "tel", "tgl", "usw", "vgl", "vs", "zzgl"}
+)  # fmt: skip
+_BULLET = re.compile(r"[ \t]*(?:[-*•・●▪–]|\d{1,2}[.)])\s")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+# What carries no language: URLs, e-mails, the pii rule's masks, numbers and product codes.
+_LANGUAGE_NOISE = re.compile(
+    r"(?:https?://|www\.)[!-~]+"
+    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+    r"|\[(?:EMAIL|CARD|PHONE)\]"
+    r"|[A-Za-z0-9_/-]*[0-9][A-Za-z0-9_./:,-]*"
+    r"|\b[A-Z]{2,}(?:-[A-Z0-9]+)+\b"
+)
+# An emoji with what belongs to it: skin tone, variation selector, keycap, tags, ZWJ sequences.
+# Which of them to remove is the persona's EmojiPolicy's decision; this only finds their extent.
+_EMOJI_TAIL = "[\U0001f3fb-\U0001f3ff\ufe0f\u20e3\U000e0020-\U000e007f]*"
+_EMOJI_CLUSTER = regex.compile(
+    rf"(?:[\U0001F1E6-\U0001F1FF]{{1,2}}|\p{{Extended_Pictographic}}|\p{{Emoji_Presentation}}){_EMOJI_TAIL}"
+    rf"(?:\u200d(?:\p{{Extended_Pictographic}}|\p{{Emoji_Presentation}}){_EMOJI_TAIL})*"
+)
+# Every character with default emoji presentation lies in these ranges; others need U+FE0F.
+_EMOJI_HINT = re.compile("[\u231a-\u2bff\ufe0f\U0001f000-\U0001faff]")
+_TRAILING = " \t\n,;:、，-–—"  # stripped before the ellipsis of a cut inside a sentence
+_PHONE_CANDIDATE = re.compile(r"\+?\(?[0-9][0-9 ().\-/]{5,}[0-9]")
+
+Action = Literal["repaired", "replaced"]
+S = TypeVar("S")
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailContext:
+    """What a body is checked against: who speaks, where, in which language, from which sources."""
+
+    persona: Persona
+    market: Market
+    language: str  # the reply language
+    max_body_chars: int  # persona.max_reply_chars minus greeting and sign-off (the pipeline computes it)
+    customer_texts: Sequence[str] = ()  # the customer's own messages (their own PII may be echoed back)
+    evidence: Sequence[Evidence] = ()  # the sources given to the generator
+    content_language: str | None = None  # extractive replies quoting knowledge in another language
+
+    def __post_init__(self) -> None:
+        if self.max_body_chars < 1:
+            raise ValueError(
+                f"max_body_chars must be at least 1, got {self.max_body_chars} (persona {self.persona.id!r}: "
+                "its greeting and sign-off leave no room for a body)"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailResult:
+    body: str
+    findings: list[GuardrailFinding]
+
+    @property
+    def replaced(self) -> bool:
+        """Whether the body was replaced by the safe reply."""
+        return any(finding.action == "replaced" for finding in self.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """One term or phrase: ``key`` must occur in the folded text before ``pattern`` is worth running."""
+
+    key: str
+    pattern: re.Pattern[str]
+    label: str
+
+
+_Terms = tuple[_Term, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    start: int
+    end: int  # after the sentence's terminator (a cut point for the length rule)
+    stop: int  # after the whitespace that follows it
+    line: int
+
+
+class Guardrails:
+    """Checks and repairs reply bodies; build once and share (thread-safe)."""
+
+    def __init__(self, *, detector: LanguageDetector | None = None, redactor: Redactor | None = None) -> None:
+        self._detector = detector or LanguageDetector()
+        self._redactor = redactor or Redactor()
+        self._detectable = frozenset(self._detector.languages)
+        # Personas and markets are frozen: compiled once per id/code, and again when a brand's differs.
+        self._market_terms: dict[str, tuple[object, _Terms]] = {}
+        self._persona_phrases: dict[str, tuple[object, _Terms]] = {}
+        self._cache_lock = threading.Lock()
+
+    def check(self, body: str, ctx: GuardrailContext) -> GuardrailResult:
+        """``body`` repaired (or replaced by the safe reply), and what was found."""
+        findings: list[GuardrailFinding] = []
+        # Canonically equivalent text looks the same; NFC lets terms match however it was encoded.
+        text = body if unicodedata.is_normalized("NFC", body) else unicodedata.normalize("NFC", body)
+        rules: tuple[Callable[[str, GuardrailContext, list[GuardrailFinding]], str], ...] = (
+            self._forbidden_terms,
+            self._pii,
+            self._avoid_phrases,
+            self._emoji,
+            self._length,
+            self._language,
+        )
+        for rule in rules:
+            text = rule(text, ctx, findings)
+            if findings and findings[-1].action == "replaced":
+                break
+        return GuardrailResult(body=text, findings=findings)
+
+    # -- the rules, in order ---------------------------------------------------------------------------------------
+
+    def _forbidden_terms(self, text: str, ctx: GuardrailContext, findings: list[GuardrailFinding]) -> str:
+        terms = self._cached(self._market_terms, ctx.market.code, ctx.market.culture.avoid_terms, _market_terms)
+        return _remove_sentences(text, terms, "forbidden_term", ctx.language, findings)
+
+    def _pii(self, text: str, ctx: GuardrailContext, findings: list[GuardrailFinding]) -> str:
+        spans = [span for span in self._redactor.redact(text, market=ctx.market.code).spans if span[2] in _PII_LABELS]
+        if not spans:
+            return text
+        known = _KnownValues(ctx)
+        parts: list[str] = []
+        masked: dict[str, int] = {}
+        pos = 0
+        for start, end, label in spans:
+            if label != "CARD" and known.allows(text[start:end], label):
+                continue
+            parts += [text[pos:start], f"[{label}]"]
+            masked[label] = masked.get(label, 0) + 1
+            pos = end
+        for label, count in masked.items():
+            why = "card numbers are never repeated" if label == "CARD" else "not from the customer or the brand"
+            findings.append(GuardrailFinding(rule="pii", detail=f"{label} ×{count} masked: {why}", action="repaired"))
+        return "".join([*parts, text[pos:]])
+
+    def _avoid_phrases(self, text: str, ctx: GuardrailContext, findings: list[GuardrailFinding]) -> str:
+        phrases = self._cached(self._persona_phrases, ctx.persona.id, ctx.persona.avoid_phrases, _persona_phrases)
+        return _remove_sentences(text, phrases, "avoid_phrase", ctx.language, findings)
+
+    def _emoji(self, text: str, ctx: GuardrailContext, findings: list[GuardrailFinding]) -> str:
+        policy = ctx.persona.emoji
+        if policy.mode == "free" or not _EMOJI_HINT.search(text):
+            return text
+        bad = policy.violations(text)
+        if not bad:
+            return text
+        findings.append(
+            GuardrailFinding(
+                rule="emoji",
+                detail=f"removed {' '.join(dict.fromkeys(bad))} (emoji policy: {policy.mode})",
+                action="repaired",
+            )
+        )
+        return _remove_emoji(text, policy)
+
+    def _length(self, text: str, ctx: GuardrailContext, findings: list[GuardrailFinding]) -> str:
+        limit = ctx.max_body_chars
+        if len(text) <= limit:
+            return text
+        kept, where = _cut(text, limit - 1)  # one character for the ellipsis
+        detail = f"{len(text)} characters, limit {limit}: cut at {where}"
+        findings.append(GuardrailFinding(rule="length", detail=detail, action="repaired"))
+        return kept + "…"
+
+    def _language(self, text: str, ctx: GuardrailContext, findings: list[GuardrailFinding]) -> str:
+        expected = [ctx.language] + ([ctx.content_language] if ctx.content_language else [])
+        accepted = {_language_key(code) for code in expected}
+        if any(code.split("-")[0] not in self._detectable for code in expected):
+            return text  # the detector cannot tell this language: nothing to compare against
+        for number, paragraph in enumerate(_PARAGRAPH_BREAK.split(text), start=1):
+            clean = _LANGUAGE_NOISE.sub(" ", paragraph)
+            found, score = self._detector.detect_with_score(clean, market=ctx.market.code, default=ctx.language)
+            if score < MIN_LANGUAGE_CONFIDENCE or _language_key(found) in accepted:
+                continue
+            letters = len(_LETTER.findall(clean))
+            if (score < 1.0 and letters < MIN_LANGUAGE_LETTERS) or (
+                found == "zh" and "ja" in accepted and letters <= MAX_HAN_ONLY_IN_JAPANESE
+            ):
+                continue
+            wanted = " or ".join(repr(code) for code in dict.fromkeys(expected))
+            detail = f"reply in {found!r}, expected {wanted} (paragraph {number}, confidence {score:.2f})"
+            findings.append(GuardrailFinding(rule="language", detail=detail, action="replaced"))
+            return say("safe_reply", ctx.language)
+        return text
+
+    def _cached(
+        self, cache: dict[str, tuple[object, _Terms]], key: str, source: S, build: Callable[[S], _Terms]
+    ) -> _Terms:
+        entry = cache.get(key)
+        if entry is not None and (entry[0] is source or entry[0] == source):
+            return entry[1]
+        terms = build(source)
+        with self._cache_lock:
+            if len(cache) >= _CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            cache[key] = (source, terms)
+        return terms
+
+
+# -- terms and phrases -----------------------------------------------------------------------------------------------
+
+
+def _market_terms(avoid_terms: dict[str, list[str]]) -> _Terms:
+    labelled = {term.casefold(): (term, f"{term!r} ({language})") for language, terms in avoid_terms.items()
+                for term in terms}  # fmt: skip
+    return _compile(labelled.values(), plural=True)
+
+
+def _persona_phrases(avoid_phrases: tuple[str, ...]) -> _Terms:
+    return _compile(((phrase, repr(phrase)) for phrase in avoid_phrases), plural=False)
+
+
+def _compile(terms: Iterable[tuple[str, str]], *, plural: bool) -> _Terms:
+    # Longest first, so a finding names "亲爱的" rather than "亲" when both match at the same place.
+    ordered = sorted(terms, key=lambda item: -len(item[0]))
+    return tuple(
+        _Term(
+            key=max((_fold(word) for word in term.split()), key=len),
+            pattern=re.compile(_term_pattern(term, plural=plural), re.IGNORECASE),
+            label=label,
+        )
+        for term, label in ordered
+    )
+
+
+def _fold(text: str) -> str:
+    """Case and Arabic spelling variants folded away: a cheap test of whether a term can match at all."""
+    folded = text.casefold()
+    return folded.translate(_ARABIC_FOLD) if _ARABIC.search(folded) else folded
+
+
+def _term_pattern(term: str, *, plural: bool) -> str:
+    words = term.split()
+    if _ARABIC.search(term):
+        return _ARABIC_START + r"\s+".join("".join(_arabic_char(c) for c in word) for word in words)
+    body = r"\s+".join(re.escape(word) for word in words)
+    if _UNSPACED.search(term) or _HANGUL.search(term):
+        return body
+    start = r"(?<!\w)" if _WORD_CHAR.match(term[0]) else ""
+    suffix = "(?:e?s)?" if plural and term[-1].isalpha() else ""
+    end = r"(?!\w)" if _WORD_CHAR.match(term[-1]) else ""
+    return start + body + suffix + end
+
+
+def _arabic_char(char: str) -> str:
+    return _ARABIC_VARIANTS.get(char, re.escape(char)) + _M
+
+
+def _remove_sentences(
+    text: str,
+    terms: _Terms,
+    rule: Literal["forbidden_term", "avoid_phrase"],
+    language: str,
+    findings: list[GuardrailFinding],
+) -> str:
+    """``text`` without the sentences (or bullets) in which ``terms`` occur; the safe reply if none is left."""
+    if not terms:
+        return text
+    folded = _fold(text)
+    found = [
+        (term.label, match.span()) for term in terms if term.key in folded for match in term.pattern.finditer(text)
+    ]
+    if not found:
+        return text
+    segments = _segments(text)
+    removed: dict[str, set[int]] = {}
+    for label, (start, end) in sorted(found, key=lambda item: item[1]):
+        removed.setdefault(label, set()).update(_units_at(text, segments, start, end))
+    kept = _join_without(text, segments, set().union(*removed.values()))
+    substance = len(_LETTER.findall(_MASKS.sub("", kept)))
+    action: Action = "replaced" if substance < _MIN_SUBSTANCE else "repaired"
+    for label, units in removed.items():
+        what = "nothing else left" if action == "replaced" else f"{len(units)} sentence{'s' * (len(units) > 1)} removed"
+        findings.append(GuardrailFinding(rule=rule, detail=f"{label}: {what}", action=action))
+    return say("safe_reply", language) if action == "replaced" else kept
+
+
+# -- sentences -------------------------------------------------------------------------------------------------------
+
+
+def _segments(text: str) -> list[_Segment]:
+    """The sentences of ``text`` (see ``_BREAK``), each with the whitespace after it."""
+    segments: list[_Segment] = []
+    start = _after_spaces(text, 0)
+    line = 0
+    for match in _BREAK.finditer(text, start):
+        kind = match.lastgroup
+        if match.start() < start or (kind == "stop" and not _ends_sentence(text, match.start(), match.end())):
+            continue
+        end = match.start() if kind in ("line", "thai") else match.end()
+        stop = _after_spaces(text, end)
+        if end > start:
+            segments.append(_Segment(start, end, stop, line))
+        line += "\n" in text[end:stop]
+        start = stop
+    if start < len(text):
+        segments.append(_Segment(start, len(text.rstrip()), len(text), line))
+    return segments
+
+
+def _after_spaces(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+def _ends_sentence(text: str, start: int, end: int) -> bool:
+    """Whether "." (or "!", "?", "…") at ``start`` ends a sentence, not an abbreviation or ordinal."""
+    if text[start] != "." or text.startswith("..", start):
+        return True
+    token = _TOKEN_BEFORE.search(text, max(0, start - 24), start)
+    word = token.group().lower() if token else ""
+    if (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS or _INITIALS.fullmatch(word):
+        return False
+    if word.isdigit() and len(word) <= 2:  # "am 3. Oktober", "1. Schritt"
+        return False
+    following = text[_after_spaces(text, end) :][:1]
+    return not following.islower()
+
+
+def _units_at(text: str, segments: Sequence[_Segment], start: int, end: int) -> set[int]:
+    """Indexes of the segments a match touches, widened to the whole line for a bullet."""
+    first = max(0, bisect.bisect_right([s.start for s in segments], start) - 1)
+    hit = {i for i in range(first, len(segments)) if segments[i].start < end}
+    lines = {segments[i].line for i in hit}
+    for line in lines:
+        members = [i for i, s in enumerate(segments) if s.line == line]
+        if _BULLET.match(text, segments[members[0]].start):
+            hit.update(members)
+    return hit
+
+
+def _join_without(text: str, segments: Sequence[_Segment], drop: set[int]) -> str:
+    parts: list[list[str]] = []
+    for i, segment in enumerate(segments):
+        separator = text[segment.end : segment.stop]
+        if i not in drop:
+            parts.append([text[segment.start : segment.end], separator])
+        elif parts and separator.count("\n") > parts[-1][1].count("\n"):
+            parts[-1][1] = separator  # keep the line or paragraph break the removed sentence ended with
+    if not parts:
+        return ""
+    parts[-1][1] = text[len(text.rstrip()) :]
+    return text[: segments[0].start] + "".join(content + separator for content, separator in parts)
+
+
+def _cut(text: str, room: int) -> tuple[str, str]:
+    """The longest head of ``text`` within ``room`` characters, and where it was cut."""
+    ends = [segment.end for segment in _segments(text) if segment.end <= room]
+    if ends:
+        return text[: ends[-1]].rstrip(), "a sentence end"
+    space = room if text[room].isspace() else max(text.rfind(" ", 0, room), text.rfind("\n", 0, room))
+    unspaced = bool(_UNSPACED.match(text, max(0, room - 1)))
+    # Unspaced scripts: a nearby space (Thai separates phrases with them), else between two characters.
+    if space > 0 and (not unspaced or room - space <= 24):
+        return text[:space].rstrip(_TRAILING), "a word boundary"
+    while room > 0 and (unicodedata.combining(text[room]) or unicodedata.category(text[room]) in ("Mn", "Mc", "Me")):
+        room -= 1  # a vowel or tone mark stays with its consonant
+    return text[:room], "a character boundary"
+
+
+def _remove_emoji(text: str, policy: EmojiPolicy) -> str:
+    parts: list[str] = []
+    pos = 0
+    for match in _EMOJI_CLUSTER.finditer(text):
+        if not policy.violations(match.group()):
+            continue
+        start, end = match.start(), match.end()
+        after = text[end : end + 1]
+        if start > pos and text[start - 1] == " " and (not after or after.isspace() or after in ".,!?。、"):
+            start -= 1  # "Thanks 🎉!" -> "Thanks!"
+        elif (start == 0 or text[start - 1] == "\n") and after == " ":
+            end += 1  # "🎉 Done" -> "Done"
+        parts.append(text[pos:start])
+        pos = end
+    return "".join([*parts, text[pos:]])
+
+
+# -- PII -------------------------------------------------------------------------------------------------------------
+
+
+class _KnownValues:
+    """What a reply may repeat: the customer's own words and the brand's documents (not past conversations)."""
+
+    def __init__(self, ctx: GuardrailContext) -> None:
+        sources = list(ctx.customer_texts)
+        for evidence in ctx.evidence:
+            if evidence.chunk.kind != "conversation":
+                sources.extend({evidence.chunk.text, evidence.answer_text})
+        self._sources = sources
+        self._region = market_region(ctx.market.code)
+        self._phones: set[str] | None = None
+
+    def allows(self, value: str, label: str) -> bool:
+        if any(_occurs(value, source, fold=label == "EMAIL") for source in self._sources):
+            return True
+        # The same number written differently ("+49 151 2345678" vs "0151 2345678") is the same number.
+        return label == "PHONE" and (key := _phone_key(value, self._region)) is not None and key in self._phone_keys()
+
+    def _phone_keys(self) -> set[str]:
+        if self._phones is None:
+            found = (_phone_key(m.group(), self._region) for s in self._sources for m in _PHONE_CANDIDATE.finditer(s))
+            self._phones = {key for key in found if key}
+        return self._phones
+
+
+def _occurs(value: str, source: str, *, fold: bool) -> bool:
+    """Whether ``value`` occurs in ``source`` as a whole token (not inside a longer address or number)."""
+    if fold:
+        value, source = value.casefold(), source.casefold()
+    at = source.find(value)
+    while at != -1:
+        end = at + len(value)
+        before, after, beyond = source[at - 1 : at], source[end : end + 1], source[end + 1 : end + 2]
+        glued_before = before.isalnum() or (before != "" and before in "@._%+-")
+        glued_after = after.isalnum() or (after != "" and after in "@_%+-") or (after == "." and beyond.isalnum())
+        if not glued_before and not glued_after:
+            return True
+        at = source.find(value, at + 1)
+    return False
+
+
+def _phone_key(raw: str, region: str | None) -> str | None:
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _language_key(code: str) -> str:
+    base = code.split("-")[0].lower()
+    return _SAME_LANGUAGE.get(base, base)

@@ -1,0 +1,181 @@
+"""The agent's contracts: what a connector sends, what the stages pass on, and the reply.
+
+``AnswerRequest`` comes in; ``Reply`` goes out (DESIGN.md, "Contracts worth keeping
+stable"). In between, each stage of ``agent.pipeline.Agent`` hands the next a typed
+value: ``LanguageDecision``, ``Retrieval`` (numbered ``Evidence``), ``Draft`` (the body a
+generator wrote) and the guardrails' ``GuardrailFinding`` list.
+
+Example:
+    >>> request = AnswerRequest(tenant="tidewell", channel="whatsapp", market="th", message="ส่งฟรีไหม")
+    >>> request.market, request.conversation_id is None
+    ('TH', True)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from knowledge.schema import Chunk, normalize_language, normalize_market, normalize_tenant
+
+MAX_MESSAGE_CHARS = 4000
+MAX_METADATA_ITEMS = 32
+
+ConversationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")]
+
+
+class AnswerRequest(BaseModel):
+    """One customer message, as a channel connector (or ``polydesk ask``) sends it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    tenant: str
+    channel: str = Field(description="web, email, whatsapp, messenger, line or telegram")
+    market: str = Field(description="the customer's market, e.g. 'DE', 'TH', 'JP'")
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    conversation_id: ConversationId | None = Field(default=None, description="omit to start a new conversation")
+    customer_id: str | None = Field(default=None, max_length=128)
+    language: str | None = Field(default=None, description="the customer's explicit language choice (an override)")
+    locale: str | None = Field(default=None, description="a hint from the channel, e.g. 'de-DE'; weaker than text")
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, value: str) -> str:
+        return normalize_tenant(value)
+
+    @field_validator("market")
+    @classmethod
+    def _market(cls, value: str) -> str:
+        return normalize_market(value)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        return normalize_language(value) if value else None
+
+    @field_validator("metadata")
+    @classmethod
+    def _small_metadata(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > MAX_METADATA_ITEMS or any(len(k) > 64 or len(v) > 512 for k, v in value.items()):
+            raise ValueError(f"metadata takes at most {MAX_METADATA_ITEMS} items, keys ≤ 64 and values ≤ 512 chars")
+        return value
+
+
+class Turn(BaseModel):
+    """One message of a conversation, as kept in its state."""
+
+    role: Literal["customer", "bot", "human"]
+    text: str
+    language: str
+    at: float = Field(description="UNIX time")
+    query: str | None = Field(default=None, description="customer turns: what retrieval searched for")
+    confidence: float | None = Field(default=None, description="bot turns: the retrieval confidence")
+
+
+# -- between stages ------------------------------------------------------------------------------------------------
+
+LanguageSource = Literal["override", "detected", "conversation", "locale", "market"]
+
+
+class LanguageDecision(BaseModel):
+    """The language to answer in, what the message itself looked like, and why this one was chosen."""
+
+    language: str
+    detected: str
+    confidence: float
+    source: LanguageSource
+
+
+class Evidence(BaseModel):
+    """A retrieved chunk, numbered as the generator and the citations refer to it."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    number: int = Field(ge=1)
+    chunk: Chunk
+    score: float = Field(description="rank-fusion score of the hybrid search")
+    similarity: float = Field(description="cosine similarity of the query and the chunk (dense)")
+
+    @property
+    def answer_text(self) -> str:
+        """The part worth quoting: a FAQ's or past conversation's answer, else the whole chunk."""
+        return self.chunk.extra.get("answer") or self.chunk.text
+
+
+class Retrieval(BaseModel):
+    query: str = Field(description="what was searched: the message, or the message with the conversation's context")
+    rewritten: bool
+    evidence: list[Evidence]
+    confidence: float = Field(ge=0.0, le=1.0)
+    query_vector: list[float] = Field(default_factory=list, repr=False, exclude=True)
+
+
+class Draft(BaseModel):
+    """A generator's answer body (the pipeline adds greeting, sign-off and notices)."""
+
+    body: str
+    generator: str = Field(description="'extractive' or 'llm:<model>'")
+    cited: list[int] = Field(default_factory=list, description="numbers of the evidence the body draws on")
+    grounded: bool = Field(description="False for 'I don't know' and other replies that state no fact")
+    content_language: str | None = Field(
+        default=None, description="language of quoted knowledge when it differs from the reply language"
+    )
+    llm_ms: float = 0.0
+    fallback_reason: str | None = Field(default=None, description="why the configured LLM did not write this")
+
+
+class GuardrailFinding(BaseModel):
+    rule: Literal["forbidden_term", "pii", "avoid_phrase", "emoji", "length", "language"]
+    detail: str
+    action: Literal["repaired", "replaced"]
+
+
+# -- the reply -----------------------------------------------------------------------------------------------------
+
+
+class Citation(BaseModel):
+    document_id: str
+    title: str
+    chunk_id: str
+    score: float
+    source: str
+    kind: str
+    market: str
+    language: str
+
+
+class Escalation(BaseModel):
+    """Whether a human takes over, and why (filled by the escalation stage)."""
+
+    escalate: bool = False
+    reason: Literal["intent", "sentiment", "low_confidence", "policy", "customer_request"] | None = None
+    intent: str | None = None
+    queue: str | None = None
+    priority: Literal["low", "normal", "high", "urgent"] | None = None
+    summary: str | None = None
+
+
+class Reply(BaseModel):
+    """What polydesk answers, whichever generator wrote it."""
+
+    status: Literal["answered", "handed_off"]
+    conversation_id: str
+    text: str = Field(description="the reply to show; empty when handed off to a human")
+    language: str
+    persona_id: str
+    generator: str
+    citations: list[Citation] = Field(default_factory=list)
+    confidence: float = Field(ge=0.0, le=1.0)
+    escalation: Escalation = Field(default_factory=Escalation)
+    guardrails: list[GuardrailFinding] = Field(default_factory=list)
+    fallback_reason: str | None = Field(default=None, description="set when the configured LLM failed")
+    notices: list[str] = Field(default_factory=list, description="compliance notices shown in this reply")
+    query: str = Field(default="", description="what retrieval searched for")
+    timings_ms: dict[str, float] = Field(default_factory=dict, description="per stage, and 'total'")
