@@ -6,12 +6,15 @@ ten languages and all demo markets, each as a new conversation and again as a
 follow-up. Reports p50/p95 of the whole answer and of every stage, per run, and the
 median over runs; and the resident memory of the warm process.
 
-With ``--llm``, the agent uses the local SmolLM2 model (``polydesk-local/smollm2``)
-on the English questions (the model reads other scripts at a few characters per token,
-too slow on a CPU) and the report gives polydesk's own overhead around the LLM: the
-answer's time minus the LLM call's.
+With ``--llm``, the agent generates through litellm and the report gives polydesk's own
+overhead around the LLM: the answer's time minus the LLM call's. ``--llm mock`` answers
+every call with litellm's ``mock_response`` (a fixed text citing [1]): the whole litellm
+call path runs, the model's time is zero, so the overhead is measured without the noise
+of a model sharing the CPU. ``--llm local`` uses the local SmolLM2 model
+(``polydesk-local/smollm2``) on the English questions (it reads other scripts at a few
+characters per token, too slow on a CPU).
 
-    .venv/bin/python -m bench.answer_latency [--runs 3] [--rounds 3] [--llm] [--data-dir DIR]
+    .venv/bin/python -m bench.answer_latency [--runs 3] [--rounds 3] [--llm mock|local] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import polydesk  # noqa: F401  (offline switches first)
+from agent.llm import LLMGenerator
 from agent.pipeline import Agent
 from agent.schema import AnswerRequest
 from bench.report import machine, write_result
@@ -97,11 +101,20 @@ def one_run(agent: Agent, rounds: int, run: int, *, english_only: bool = False) 
     return stages
 
 
+def _llm_generator(agent: Agent, kind: str, max_tokens: int) -> LLMGenerator:
+    if kind == "local":
+        return LLMGenerator("polydesk-local/smollm2", fallback=agent.extractive, max_tokens=max_tokens,
+                            temperature=0.0, timeout_s=120)
+    answer = "According to our policy, this is answered in the first source [1]."
+    return LLMGenerator("openai/bench-mock", fallback=agent.extractive, max_tokens=max_tokens,
+                        completion_kwargs={"mock_response": answer})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3, help="passes over the question list per run")
-    parser.add_argument("--llm", action="store_true", help="generate with the local SmolLM2 model")
+    parser.add_argument("--llm", choices=["mock", "local"], help="generate through litellm (see above)")
     parser.add_argument("--llm-max-tokens", type=int, default=32)
     parser.add_argument("--data-dir", type=Path, help="an existing data folder with the demo ingested")
     args = parser.parse_args()
@@ -118,14 +131,14 @@ def main() -> None:
             if child.exitcode != 0:
                 raise SystemExit(f"ingesting the demo failed (exit code {child.exitcode})")
             print(f"demo ingested in {time.perf_counter() - started:.1f} s")
-        if args.llm:
-            settings = settings.model_copy(update={"llm_model": "polydesk-local/smollm2",
-                                                   "llm_max_tokens": args.llm_max_tokens, "llm_temperature": 0.0})
         before = _rss_mb()
         with Agent.open(settings) as agent:
-            one_run(agent, 1, -1, english_only=args.llm)  # warm-up: models, caches, Redis connection
+            if args.llm:
+                agent.generator = _llm_generator(agent, args.llm, args.llm_max_tokens)
+            english_only = args.llm == "local"
+            one_run(agent, 1, -1, english_only=english_only)  # warm-up: models, caches, Redis connection
             warm_rss = _rss_mb()
-            runs = [one_run(agent, args.rounds, run, english_only=args.llm) for run in range(args.runs)]
+            runs = [one_run(agent, args.rounds, run, english_only=english_only) for run in range(args.runs)]
 
     per_run = [{stage: {"p50": round(_percentile(v, 0.5), 2), "p95": round(_percentile(v, 0.95), 2)}
                 for stage, v in stages.items()} for stages in runs]
@@ -134,14 +147,14 @@ def main() -> None:
     answers = len(runs[0]["total"])
     result = {
         "machine": machine(),
-        "generator": "llm:polydesk-local/smollm2" if args.llm else "extractive",
+        "generator": f"llm ({args.llm})" if args.llm else "extractive",
         "answers_per_run": answers,
         "runs": args.runs,
         "median_ms": median,
         "per_run_ms": per_run,
         "rss_mb": {"before_agent": round(before, 1), "warm_agent": round(warm_rss, 1)},
     }
-    path = write_result("answer_latency_llm" if args.llm else "answer_latency", result)
+    path = write_result(f"answer_latency_llm_{args.llm}" if args.llm else "answer_latency", result)
     print(f"{answers} answers per run, {args.runs} runs; medians over runs (ms):")
     for stage, values in median.items():
         print(f"  {stage:<11} p50 {values['p50']:7.2f}   p95 {values['p95']:7.2f}")
