@@ -36,6 +36,7 @@ from agent.phrases import language_name, say
 from agent.schema import Draft, Evidence
 from knowledge.embedder import Embedder
 from knowledge.sparse import SparseEncoder
+from polydesk.language import language_family
 
 _SENTENCE_END = regex.compile(r"(?<=[.!?;])\s+(?=\p{Lu}|\p{Lo}|[¿¡\"“«(])|(?<=[。！？؟])")
 _MARKUP = regex.compile(r"\*\*|__|`|^#{1,6}\s*|^>\s*", regex.MULTILINE)
@@ -48,12 +49,6 @@ _CONTEXT_WEIGHT = 0.25
 # Short lines without sentence marks, digits or a label ("■ 返品送料", "Versand") name a topic, not an answer.
 _HEADING_WEIGHT = 0.3
 _HEADING_MAX_CHARS = 24
-_SAME_LANGUAGE = {"ms": "id", "zh-hans": "zh", "zh-hant": "zh"}
-
-
-def _family(language: str) -> str:
-    base = language.lower()
-    return _SAME_LANGUAGE.get(base, base.split("-")[0])
 
 
 def _looks_like_heading(unit: str) -> bool:
@@ -92,10 +87,10 @@ class ExtractiveGenerator:
         else:
             quote = self._best_sentences(request, top)
         body, content_language = quote, None
-        if top.chunk.language != "mul" and _family(top.chunk.language) != _family(request.language):
+        if top.chunk.language != "mul" and language_family(top.chunk.language) != language_family(request.language):
             content_language = top.chunk.language
             lead_in = say("source_language", request.language,
-                          source=language_name(_family(content_language), request.language))
+                          source=language_name(language_family(content_language), request.language))
             body = f"{lead_in}\n\n{quote}"
         return Draft(body=body, generator=self.name, cited=[top.number], grounded=True,
                      content_language=content_language)

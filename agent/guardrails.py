@@ -64,7 +64,7 @@ import regex
 from agent.phrases import say
 from agent.schema import Evidence, GuardrailFinding
 from personas import EmojiPolicy, Market, Persona
-from polydesk.language import LanguageDetector
+from polydesk.language import LanguageDetector, language_family
 from polydesk.redaction import Redactor, market_region
 
 __all__ = ["GuardrailContext", "GuardrailResult", "Guardrails"]
@@ -81,7 +81,6 @@ _MIN_SUBSTANCE = 3
 _CACHE_SIZE = 64
 
 _PII_LABELS = frozenset({"EMAIL", "CARD", "PHONE"})
-_SAME_LANGUAGE = {"ms": "id"}  # Indonesian and Malay count as one for the language rule
 
 _WORD_CHAR = re.compile(r"\w")
 _LETTER = re.compile(r"[^\W\d_]")
@@ -278,13 +277,13 @@ class Guardrails:
 
     def _language(self, text: str, ctx: GuardrailContext, findings: list[GuardrailFinding]) -> str:
         expected = [ctx.language] + ([ctx.content_language] if ctx.content_language else [])
-        accepted = {_language_key(code) for code in expected}
+        accepted = {language_family(code) for code in expected}
         if any(code.split("-")[0] not in self._detectable for code in expected):
             return text  # the detector cannot tell this language: nothing to compare against
         for number, paragraph in enumerate(_PARAGRAPH_BREAK.split(text), start=1):
             clean = _LANGUAGE_NOISE.sub(" ", paragraph)
             found, score = self._detector.detect_with_score(clean, market=ctx.market.code, default=ctx.language)
-            if score < MIN_LANGUAGE_CONFIDENCE or _language_key(found) in accepted:
+            if score < MIN_LANGUAGE_CONFIDENCE or language_family(found) in accepted:
                 continue
             letters = len(_LETTER.findall(clean))
             if (score < 1.0 and letters < MIN_LANGUAGE_LETTERS) or (
@@ -542,6 +541,3 @@ def _phone_key(raw: str, region: str | None) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _language_key(code: str) -> str:
-    base = code.split("-")[0].lower()
-    return _SAME_LANGUAGE.get(base, base)

@@ -25,7 +25,7 @@ import regex
 from agent.schema import LanguageDecision
 from knowledge.schema import normalize_language
 from personas import Market
-from polydesk.language import LanguageDetector
+from polydesk.language import LanguageDetector, language_family
 
 # Letters a message needs before its detection may switch a running conversation. Scripts
 # without spaces carry about a word per character, hence the lower bar for them.
@@ -40,11 +40,6 @@ _LETTER = regex.compile(r"\p{L}")
 _UNSPACED = regex.compile(r"[\p{Thai}\p{Han}\p{Hiragana}\p{Katakana}\p{Lao}\p{Khmer}\p{Myanmar}]")
 _KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}]")
 _HAN = regex.compile(r"\p{Han}")
-_SAME = {"ms": "id"}  # languages the agent treats as one when deciding whether to switch
-
-
-def _family(language: str) -> str:
-    return _SAME.get(language, language)
 
 
 class LanguageStage:
@@ -77,7 +72,7 @@ class LanguageStage:
 
     @staticmethod
     def _switches(message: str, detected: str, confidence: float, current: str) -> bool:
-        if _family(detected) == _family(current) or confidence < _SWITCH_CONFIDENCE:
+        if language_family(detected) == language_family(current) or confidence < _SWITCH_CONFIDENCE:
             return False
         if current == "ja" and detected == "zh" and _HAN.search(message) and not _KANA.search(message):
             return False  # kanji alone may well be Japanese

@@ -35,6 +35,7 @@ import regex
 from agent.schema import Evidence, Retrieval, Turn
 from knowledge.index import KnowledgeIndex
 from knowledge.schema import ANY_MARKET, ScoredChunk
+from polydesk.language import language_family
 
 # Words that open a follow-up, per language (lower case; matched at the start of the message).
 _FOLLOW_UP_OPENERS = (
@@ -74,8 +75,8 @@ class RankingWeights:
 
 
 def _same_language(chunk_language: str, language: str) -> bool:
-    """'zh-hant' knowledge is in the customer's language for a 'zh' or 'zh-hant' reply."""
-    return chunk_language == language or chunk_language.split("-")[0] == language.split("-")[0]
+    """'zh-hant' knowledge is in the customer's language for a 'zh' or 'zh-hant' reply (see ``language_family``)."""
+    return language_family(chunk_language) == language_family(language)
 
 
 def is_follow_up(message: str) -> bool:

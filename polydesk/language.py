@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-__all__ = ["SUPPORTED_LANGUAGES", "LanguageDetector"]
+__all__ = ["SUPPORTED_LANGUAGES", "LanguageDetector", "language_family"]
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = (
     "en", "de", "fr", "es", "pt", "id", "ms", "th", "vi", "ja",
@@ -53,6 +53,16 @@ _CJK_WEIGHT = 3
 _MIN_LETTERS = 3
 # Language is decided from the head of long documents: enough signal, bounded cost.
 _MAX_CHARS = 10_000
+
+# Languages the agent treats as one (replying, switching, quoting): Malay and Indonesian are mutually intelligible.
+_SAME_FAMILY = {"ms": "id"}
+
+
+def language_family(code: str) -> str:
+    """The base language a code belongs to for the agent: 'zh-hant' -> 'zh', 'ms' -> 'id', 'de' -> 'de'."""
+    base = code.split("-")[0].lower()
+    return _SAME_FAMILY.get(base, base)
+
 
 _base_lock = threading.Lock()
 _base: LanguageIdentifier | None = None
