@@ -54,7 +54,7 @@ import bisect
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -66,6 +66,7 @@ from agent.schema import Evidence, GuardrailFinding
 from personas import EmojiPolicy, Market, Persona
 from polydesk.language import LanguageDetector, language_family
 from polydesk.redaction import Redactor, market_region
+from polydesk.terms import UNSPACED, TermSet
 
 __all__ = ["GuardrailContext", "GuardrailResult", "Guardrails"]
 
@@ -82,23 +83,8 @@ _CACHE_SIZE = 64
 
 _PII_LABELS = frozenset({"EMAIL", "CARD", "PHONE"})
 
-_WORD_CHAR = re.compile(r"\w")
 _LETTER = re.compile(r"[^\W\d_]")
 _MASKS = re.compile(r"\[(?:EMAIL|CARD|PHONE)\]")
-# Scripts written without spaces between words: terms match as substrings, and a length cut
-# may fall between any two characters. (Korean uses spaces, but particles attach to the word.)
-_UNSPACED = re.compile(r"[\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF]")
-_HANGUL = re.compile(r"[\u1100-\u11FF\u3130-\u318F\uAC00-\uD7AF]")
-_ARABIC = re.compile(r"[\u0600-\u06FF\u0750-\u077F\u08A0-\u08FF]")
-_ARABIC_MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640"  # diacritics, Quranic marks, tatweel
-_ARABIC_VARIANTS = {"ا": "[اأإآٱ]", "أ": "[اأإآٱ]", "إ": "[اأإآٱ]", "آ": "[اأإآٱ]", "ٱ": "[اأإآٱ]",
-                    "ي": "[يى]", "ى": "[يى]", "ة": "[ةه]", "ه": "[ةه]"}  # fmt: skip
-_M = f"[{_ARABIC_MARKS}]*"
-_ARABIC_FOLD = {**dict.fromkeys(range(0x0610, 0x061B)), **dict.fromkeys(range(0x064B, 0x0660)),
-                **dict.fromkeys(range(0x06D6, 0x06EE)), 0x0670: None, 0x0640: None,
-                **str.maketrans("أإآٱىة", "اااايه")}  # fmt: skip
-_ARABIC_START = rf"(?<![^\W\d_])(?<![{_ARABIC_MARKS}])(?:[وف]{_M})?(?:(?:[بكل]{_M})?ال{_M}|لل{_M}|[بل]{_M})?"
-
 # Sentence ends: . ! ? … before a space or the end (so 4.95, www.example.com and z.B. stay whole);
 # 。！？؟ anywhere; a line break; in Thai, which has no sentence punctuation, two or more spaces.
 _BREAK = re.compile(
@@ -171,18 +157,6 @@ class GuardrailResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Term:
-    """One term or phrase: ``key`` must occur in the folded text before ``pattern`` is worth running."""
-
-    key: str
-    pattern: re.Pattern[str]
-    label: str
-
-
-_Terms = tuple[_Term, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class _Segment:
     start: int
     end: int  # after the sentence's terminator (a cut point for the length rule)
@@ -198,8 +172,8 @@ class Guardrails:
         self._redactor = redactor or Redactor()
         self._detectable = frozenset(self._detector.languages)
         # Personas and markets are frozen: compiled once per id/code, and again when a brand's differs.
-        self._market_terms: dict[str, tuple[object, _Terms]] = {}
-        self._persona_phrases: dict[str, tuple[object, _Terms]] = {}
+        self._market_terms: dict[str, tuple[object, TermSet]] = {}
+        self._persona_phrases: dict[str, tuple[object, TermSet]] = {}
         self._cache_lock = threading.Lock()
 
     def check(self, body: str, ctx: GuardrailContext) -> GuardrailResult:
@@ -297,8 +271,8 @@ class Guardrails:
         return text
 
     def _cached(
-        self, cache: dict[str, tuple[object, _Terms]], key: str, source: S, build: Callable[[S], _Terms]
-    ) -> _Terms:
+        self, cache: dict[str, tuple[object, TermSet]], key: str, source: S, build: Callable[[S], TermSet]
+    ) -> TermSet:
         entry = cache.get(key)
         if entry is not None and (entry[0] is source or entry[0] == source):
             return entry[1]
@@ -313,66 +287,25 @@ class Guardrails:
 # -- terms and phrases -----------------------------------------------------------------------------------------------
 
 
-def _market_terms(avoid_terms: dict[str, list[str]]) -> _Terms:
+def _market_terms(avoid_terms: dict[str, list[str]]) -> TermSet:
     labelled = {term.casefold(): (term, f"{term!r} ({language})") for language, terms in avoid_terms.items()
                 for term in terms}  # fmt: skip
-    return _compile(labelled.values(), plural=True)
+    return TermSet.compile(labelled.values(), plural=True)
 
 
-def _persona_phrases(avoid_phrases: tuple[str, ...]) -> _Terms:
-    return _compile(((phrase, repr(phrase)) for phrase in avoid_phrases), plural=False)
-
-
-def _compile(terms: Iterable[tuple[str, str]], *, plural: bool) -> _Terms:
-    # Longest first, so a finding names "亲爱的" rather than "亲" when both match at the same place.
-    ordered = sorted(terms, key=lambda item: -len(item[0]))
-    return tuple(
-        _Term(
-            key=max((_fold(word) for word in term.split()), key=len),
-            pattern=re.compile(_term_pattern(term, plural=plural), re.IGNORECASE),
-            label=label,
-        )
-        for term, label in ordered
-    )
-
-
-def _fold(text: str) -> str:
-    """Case and Arabic spelling variants folded away: a cheap test of whether a term can match at all."""
-    folded = text.casefold()
-    return folded.translate(_ARABIC_FOLD) if _ARABIC.search(folded) else folded
-
-
-def _term_pattern(term: str, *, plural: bool) -> str:
-    words = term.split()
-    if _ARABIC.search(term):
-        return _ARABIC_START + r"\s+".join("".join(_arabic_char(c) for c in word) for word in words)
-    body = r"\s+".join(re.escape(word) for word in words)
-    if _UNSPACED.search(term) or _HANGUL.search(term):
-        return body
-    start = r"(?<!\w)" if _WORD_CHAR.match(term[0]) else ""
-    suffix = "(?:e?s)?" if plural and term[-1].isalpha() else ""
-    end = r"(?!\w)" if _WORD_CHAR.match(term[-1]) else ""
-    return start + body + suffix + end
-
-
-def _arabic_char(char: str) -> str:
-    return _ARABIC_VARIANTS.get(char, re.escape(char)) + _M
+def _persona_phrases(avoid_phrases: tuple[str, ...]) -> TermSet:
+    return TermSet.compile((phrase, repr(phrase)) for phrase in avoid_phrases)
 
 
 def _remove_sentences(
     text: str,
-    terms: _Terms,
+    terms: TermSet,
     rule: Literal["forbidden_term", "avoid_phrase"],
     language: str,
     findings: list[GuardrailFinding],
 ) -> str:
     """``text`` without the sentences (or bullets) in which ``terms`` occur; the safe reply if none is left."""
-    if not terms:
-        return text
-    folded = _fold(text)
-    found = [
-        (term.label, match.span()) for term in terms if term.key in folded for match in term.pattern.finditer(text)
-    ]
+    found = terms.find(text)
     if not found:
         return text
     segments = _segments(text)
@@ -463,7 +396,7 @@ def _cut(text: str, room: int) -> tuple[str, str]:
     if ends:
         return text[: ends[-1]].rstrip(), "a sentence end"
     space = room if text[room].isspace() else max(text.rfind(" ", 0, room), text.rfind("\n", 0, room))
-    unspaced = bool(_UNSPACED.match(text, max(0, room - 1)))
+    unspaced = bool(UNSPACED.match(text, max(0, room - 1)))  # a cut may fall between any two characters
     # Unspaced scripts: a nearby space (Thai separates phrases with them), else between two characters.
     if space > 0 and (not unspaced or room - space <= 24):
         return text[:space].rstrip(_TRAILING), "a word boundary"
@@ -539,5 +472,3 @@ def _phone_key(raw: str, region: str | None) -> str | None:
     except phonenumbers.NumberParseException:
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-

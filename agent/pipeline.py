@@ -2,20 +2,28 @@
 
 Read ``Agent.answer`` top to bottom; each stage is timed into ``Reply.timings_ms``:
 
-1. ``state``: load the conversation from Redis (or start one). A conversation a human
-   owns gets no bot reply: ``status="handed_off"`` and an empty text, the message is
-   still recorded.
+1. ``state``: take the conversation's lock (one message at a time per conversation) and
+   load it from Redis (or start one). A conversation a human owns gets no bot reply:
+   ``status="handed_off"`` and an empty text; the message is still recorded.
 2. ``persona``: resolve (tenant, channel, market) to the persona and market rules.
 3. ``language``: the reply language (``agent.language``).
-4. ``retrieval``: follow-up rewrite, hybrid search with market and language preference,
-   confidence (``agent.retrieval``).
-5. ``generation``: the LLM generator when ``POLYDESK_LLM_MODEL`` is set (it falls back to
+4. ``embedding``: one pass embeds the message (and, for a follow-up, the message with its
+   context): the signals and the retrieval share it.
+5. ``signals``: intent, keyword rules and frustration decide whether a human takes over
+   (``agent.escalation``); if so the reply tells the customer when a person answers, the
+   conversation is handed off and a ``handoff`` event is published (steps 6-8 are skipped).
+6. ``retrieval``: follow-up rewrite, hybrid search with market and language preference,
+   confidence (``agent.retrieval``). Messages the bot cannot answer, several in a row on one
+   topic, hand off too (reason ``low_confidence``).
+7. ``generation``: the LLM generator when ``POLYDESK_LLM_MODEL`` is set (it falls back to
    the extractive one when the provider fails), else the extractive generator.
-6. ``guardrails``: every body is checked (``agent.guardrails``); an LLM body that has to be
+8. ``guardrails``: every body is checked (``agent.guardrails``); an LLM body that has to be
    replaced is replaced by the extractive answer, which is checked again; a body that
    still fails becomes the safe reply.
-7. ``reply``: greeting (first reply of a conversation), body, sign-off, and the market's
+9. ``save``: greeting (first reply of a conversation), body, sign-off, and the market's
    compliance notices once per conversation; the conversation is saved.
+
+``Agent.release`` hands a conversation back to the bot (and publishes a ``release`` event).
 
 Example:
     >>> with Agent.open(Settings()) as agent:                                    # doctest: +SKIP
@@ -27,24 +35,46 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
+import numpy as np
+
+from agent.escalation import EscalationPolicy, Signals, customer_notice, plan_handoff, summary
+from agent.events import HandoffEvent
 from agent.extractive import ExtractiveGenerator
 from agent.generation import GenerationRequest, Generator
 from agent.guardrails import GuardrailContext, Guardrails
+from agent.intents import IntentClassifier
 from agent.language import LanguageStage
-from agent.retrieval import Retriever
-from agent.schema import AnswerRequest, Citation, Draft, Evidence, GuardrailFinding, Reply, Turn
-from agent.state import Conversation, ConversationStore, new_conversation_id
+from agent.retrieval import Retriever, contextual_query
+from agent.schema import (
+    AnswerRequest,
+    Citation,
+    Draft,
+    Escalation,
+    Evidence,
+    GuardrailFinding,
+    LanguageDecision,
+    Reply,
+    Retrieval,
+    Turn,
+)
+from agent.state import Conversation, ConversationStore, Handoff, new_conversation_id
 from knowledge.index import KnowledgeIndex
-from personas import PersonaCatalog, ResolvedPersona
+from personas import ComplianceNotice, Intent, PersonaCatalog, ResolvedPersona, Thresholds
+from polydesk.errors import ConflictError, NotFoundError
 from polydesk.settings import Settings
 
 _SEPARATOR = "\n\n"
+# Cosine of two messages' embeddings above which they are on one topic (multilingual-e5-small: paraphrases
+# score about 0.9, unrelated questions of one shop about 0.8).
+SAME_TOPIC = 0.86
 
 
 class _Clock:
@@ -68,16 +98,20 @@ class _Clock:
 
 class Agent:
     def __init__(self, *, index: KnowledgeIndex, catalog: PersonaCatalog, conversations: ConversationStore,
-                 generator: Generator | None = None, settings: Settings | None = None) -> None:
+                 generator: Generator | None = None, escalation: EscalationPolicy | None = None,
+                 settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.index = index
         self.catalog = catalog
         self.conversations = conversations
         self.language = LanguageStage()
+        self.escalation = escalation or EscalationPolicy(
+            IntentClassifier.load_or_train(index.embedder, self.settings.model_cache_dir))
         self.retriever = Retriever(index, top_k=self.settings.answer_top_k)
         self.extractive = ExtractiveGenerator(embedder=index.embedder, tokenizer=index.sparse)
         self.generator: Generator = generator or self.extractive
         self.guardrails = Guardrails()
+        self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # support hours are read on it
 
     @classmethod
     def open(cls, settings: Settings, *, index: KnowledgeIndex | None = None) -> Agent:
@@ -105,10 +139,37 @@ class Agent:
 
     def answer(self, request: AnswerRequest) -> Reply:
         clock = _Clock()
+        if request.conversation_id is None:
+            return self._answer(request, clock)
+        with clock.stage("state"), self.conversations.lock(request.tenant, request.conversation_id):
+            return self._answer(request, clock)
+
+    def release(self, tenant: str, conversation_id: str, *, actor: str | None = None) -> Conversation:
+        """Hand a conversation back to the bot; a ``conflict`` error when no human owns it."""
+        with self.conversations.lock(tenant, conversation_id):
+            conversation = self.conversations.get(tenant, conversation_id)
+            if conversation is None:
+                raise NotFoundError(f"no conversation {conversation_id!r} for tenant {tenant!r}")
+            if conversation.owner != "human":
+                raise ConflictError(f"conversation {conversation_id!r} is not handed off to a human")
+            conversation.owner = "bot"
+            conversation.unanswered = []
+            handoff = conversation.handoffs[-1] if conversation.handoffs else None
+            if handoff is not None:
+                handoff.released_at, handoff.released_by = time.time(), actor
+            event = HandoffEvent(type="release", tenant=tenant, conversation_id=conversation_id,
+                                 customer_id=conversation.customer_id, market=conversation.market,
+                                 channel=conversation.channel, language=conversation.language, actor=actor,
+                                 queue=handoff.escalation.queue if handoff else None)
+            self.conversations.save(conversation, events=[event])
+        return conversation
+
+    def _answer(self, request: AnswerRequest, clock: _Clock) -> Reply:
         with clock.stage("state"):
             conversation = self._conversation(request)
         with clock.stage("persona"):
             resolved = self.catalog.resolve(tenant=request.tenant, channel=request.channel, market=request.market)
+            rules = self.catalog.escalation(request.market)
         if conversation.owner == "human":
             return self._handed_off(request, conversation, resolved, clock)
 
@@ -118,9 +179,24 @@ class Agent:
             decision = self.language.run(request.message, market=resolved.market,
                                          conversation_language=conversation.language,
                                          override=conversation.language_override, locale=request.locale)
+        with clock.stage("embedding"):
+            query, rewritten = contextual_query(request.message, conversation.turns)
+            vectors = self.index.embed_queries([request.message, query] if rewritten else [request.message])
+        with clock.stage("signals"):
+            signals = self.escalation.signals(request.message, vectors[0], rules=rules, history=conversation.turns)
+            escalation = self.escalation.decide(signals, rules=rules)
+        if escalation.escalate:
+            return self._hand_off(request, conversation, resolved, decision, escalation, clock)
+
         with clock.stage("retrieval"):
             retrieval = self.retriever.run(request.message, tenant=request.tenant, market=request.market,
-                                           language=decision.language, history=conversation.turns)
+                                           language=decision.language, history=conversation.turns,
+                                           query_vector=vectors[-1].tolist())
+            unanswered = _unanswered_streak(conversation, signals, retrieval, vectors[0], rules.thresholds)
+        if unanswered >= rules.thresholds.low_confidence_turns:
+            escalation = self.escalation.decide(signals, rules=rules, unanswered=unanswered)
+            if escalation.escalate:
+                return self._hand_off(request, conversation, resolved, decision, escalation, clock, retrieval)
         generation = GenerationRequest(
             message=request.message, query=retrieval.query, language=decision.language, persona=resolved.persona,
             market=resolved.market, channel=request.channel, evidence=retrieval.evidence,
@@ -142,30 +218,18 @@ class Agent:
         if draft.llm_ms:
             clock.timings["llm"] = round(draft.llm_ms, 3)
 
-        notices = [n for n in resolved.market.compliance
-                   if not (n.once_per_conversation and n.id in conversation.notices_shown)]
-        text = _SEPARATOR.join(part for part in (
-            greeting, draft.body, sign_off,
-            *(n.text_for(decision.language, default=resolved.market.default_language) for n in notices),
-        ) if part)
+        text, notices = self._compose(conversation, resolved, decision.language, draft.body)
         by_number = {e.number: e for e in retrieval.evidence}
         citations = [_citation(by_number[n]) for n in draft.cited if n in by_number]
-
         with clock.stage("save"):
-            conversation.language = decision.language
-            conversation.persona_id = resolved.persona.id
-            conversation.notices_shown.extend(n.id for n in notices if n.id not in conversation.notices_shown)
-            now = time.time()
-            conversation.add(Turn(role="customer", text=request.message, language=decision.detected, at=now,
-                                  query=retrieval.query), max_turns=self.conversations.max_turns)
-            conversation.add(Turn(role="bot", text=text, language=decision.language, at=now,
-                                  confidence=retrieval.confidence), max_turns=self.conversations.max_turns)
+            self._record(conversation, request, resolved, decision, text, notices, retrieval)
             self.conversations.save(conversation)
         return Reply(
             status="answered", conversation_id=conversation.id, text=text, language=decision.language,
             persona_id=resolved.persona.id, generator=draft.generator, citations=citations,
-            confidence=round(retrieval.confidence, 4), guardrails=findings, fallback_reason=draft.fallback_reason,
-            notices=[n.id for n in notices], query=retrieval.query, timings_ms=clock.total(),
+            confidence=round(retrieval.confidence, 4), escalation=escalation, guardrails=findings,
+            fallback_reason=draft.fallback_reason, notices=[n.id for n in notices], query=retrieval.query,
+            timings_ms=clock.total(),
         )
 
     # -- stages' helpers ---------------------------------------------------------------------------------------
@@ -196,6 +260,68 @@ class Agent:
             return draft.model_copy(update={"body": result.body, "cited": [], "grounded": False}), findings
         return draft.model_copy(update={"body": result.body}), findings
 
+    def _compose(self, conversation: Conversation, resolved: ResolvedPersona, language: str,
+                 body: str) -> tuple[str, list[ComplianceNotice]]:
+        """Greeting (first bot reply only), body, sign-off and the compliance notices not shown yet."""
+        greeting = "" if conversation.bot_has_replied else resolved.persona.greeting(language)
+        notices = [n for n in resolved.market.compliance
+                   if not (n.once_per_conversation and n.id in conversation.notices_shown)]
+        text = _SEPARATOR.join(part for part in (
+            greeting, body, resolved.persona.sign_off(language),
+            *(n.text_for(language, default=resolved.market.default_language) for n in notices),
+        ) if part)
+        return text, notices
+
+    def _record(self, conversation: Conversation, request: AnswerRequest, resolved: ResolvedPersona,
+                decision: LanguageDecision, text: str, notices: list[ComplianceNotice],
+                retrieval: Retrieval | None) -> None:
+        """The customer's message and the bot's reply, into the conversation (saved by the caller)."""
+        conversation.language = decision.language
+        conversation.persona_id = resolved.persona.id
+        conversation.notices_shown.extend(n.id for n in notices if n.id not in conversation.notices_shown)
+        now = time.time()
+        conversation.add(Turn(role="customer", text=request.message, language=decision.detected, at=now,
+                              query=retrieval.query if retrieval else None), max_turns=self.conversations.max_turns)
+        conversation.add(Turn(role="bot", text=text, language=decision.language, at=now,
+                              confidence=retrieval.confidence if retrieval else None),
+                         max_turns=self.conversations.max_turns)
+
+    def _hand_off(self, request: AnswerRequest, conversation: Conversation, resolved: ResolvedPersona,
+                  decision: LanguageDecision, escalation: Escalation, clock: _Clock,
+                  retrieval: Retrieval | None = None) -> Reply:
+        """A human takes over: tell the customer when, hand the conversation off, publish the event."""
+        with clock.stage("handoff"):
+            market, language = resolved.market, decision.language
+            plan = plan_handoff(escalation.queue or "support", market=market,
+                                rules=self.catalog.escalation(market.code), language=language,
+                                now=self.clock())
+            escalation = escalation.model_copy(update={
+                "team": plan.team, "open_now": plan.open_now, "reply_by": plan.reply_by,
+                "summary": summary(escalation=escalation, market=market, language=language, channel=request.channel,
+                                   customer_id=conversation.customer_id, message=request.message,
+                                   history=conversation.turns),
+            })
+            text, notices = self._compose(conversation, resolved, language,
+                                          customer_notice(plan, market=market, language=language))
+        with clock.stage("save"):
+            self._record(conversation, request, resolved, decision, text, notices, retrieval)
+            conversation.owner = "human"
+            conversation.unanswered = []
+            conversation.handoffs.append(Handoff(escalation=escalation, at=time.time()))
+            event = HandoffEvent(
+                type="handoff", tenant=request.tenant, conversation_id=conversation.id,
+                customer_id=conversation.customer_id, market=market.code, channel=request.channel, language=language,
+                queue=escalation.queue, priority=escalation.priority, reason=escalation.reason,
+                intent=escalation.intent, team=plan.team, reply_by=plan.reply_by, summary=escalation.summary,
+            )
+            self.conversations.save(conversation, events=[event])
+        return Reply(
+            status="answered", conversation_id=conversation.id, text=text, language=language,
+            persona_id=resolved.persona.id, generator="handoff",
+            confidence=round(retrieval.confidence, 4) if retrieval else 0.0, escalation=escalation,
+            notices=[n.id for n in notices], query=retrieval.query if retrieval else "", timings_ms=clock.total(),
+        )
+
     def _handed_off(self, request: AnswerRequest, conversation: Conversation, resolved: ResolvedPersona,
                     clock: _Clock) -> Reply:
         """A human owns the conversation: record the message, say nothing."""
@@ -204,8 +330,28 @@ class Agent:
             conversation.add(Turn(role="customer", text=request.message, language=language, at=time.time()),
                              max_turns=self.conversations.max_turns)
             self.conversations.save(conversation)
+        last = conversation.handoffs[-1].escalation if conversation.handoffs else Escalation(escalate=True)
         return Reply(status="handed_off", conversation_id=conversation.id, text="", language=language,
-                     persona_id=resolved.persona.id, generator="none", confidence=0.0, timings_ms=clock.total())
+                     persona_id=resolved.persona.id, generator="none", confidence=0.0, escalation=last,
+                     timings_ms=clock.total())
+
+
+def _unanswered_streak(conversation: Conversation, signals: Signals, retrieval: Retrieval, vector: np.ndarray,
+                       thresholds: Thresholds) -> int:
+    """How many messages in a row, this one included, on one topic, the bot could not answer (kept in state).
+
+    Small talk ("thanks", "ok") is not a question the bot failed. One topic: a follow-up, or a message whose
+    embedding is close to the previous unanswered one.
+    """
+    if retrieval.confidence >= thresholds.low_confidence or signals.intent.intent == Intent.SMALLTALK:
+        conversation.unanswered = []
+        return 0
+    encoded = base64.b64encode(vector.astype(np.float16).tobytes()).decode("ascii")
+    previous = conversation.unanswered[-1] if conversation.unanswered else None
+    same_topic = previous is not None and (retrieval.rewritten or float(
+        np.frombuffer(base64.b64decode(previous), dtype=np.float16).astype(np.float32) @ vector) >= SAME_TOPIC)
+    conversation.unanswered = [*(conversation.unanswered if same_topic else []), encoded][-10:]
+    return len(conversation.unanswered)
 
 
 def _citation(evidence: Evidence) -> Citation:

@@ -5,10 +5,10 @@
    together with the customer's previous question, so the conversation's topic carries over.
 2. **Search.** One query embedding feeds the searches of the knowledge index, all
    filtered by tenant and by the customer's market plus the market-independent ``*``
-   knowledge: hybrid (dense + lexical), dense (its cosine similarities measure how well
-   each chunk answers) and, when no top hit is in the reply language, hybrid restricted
-   to that language (so knowledge in the customer's language is found even when
-   another language ranks first).
+   knowledge: hybrid (dense + lexical), whose hits come back with their cosine similarity
+   to the query (it measures how well each chunk answers), and, when no top hit is in the
+   reply language, hybrid restricted to that language (so knowledge in the customer's
+   language is found even when another language ranks first).
 3. **Ranking.** Candidates are ordered by similarity, with small bonuses for the
    customer's language, for the market's own knowledge over ``*``, and for curated
    answers (FAQ, policy) over past conversations; ties follow the hybrid rank.
@@ -62,6 +62,8 @@ _WORD = regex.compile(r"\p{L}+")
 _SHORT_WORDS = 5
 _SHORT_UNSPACED_CHARS = 10
 _MAX_CONTEXT_CHARS = 300
+# Hybrid hits fetched per answer source: wide enough that the best dense matches are among them.
+_WIDEN = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,18 +114,18 @@ class Retriever:
         self.low, self.high = low, high
         self.weights = weights or RankingWeights()
 
-    def run(self, message: str, *, tenant: str, market: str, language: str, history: Sequence[Turn] = ()) -> Retrieval:
+    def run(self, message: str, *, tenant: str, market: str, language: str, history: Sequence[Turn] = (),
+            query_vector: Sequence[float] | None = None) -> Retrieval:
+        """``query_vector``: the embedding of ``contextual_query(message, history)`` when the caller has it."""
         query, rewritten = contextual_query(message, history)
-        vector = self.index.embed_query(query).tolist()
-        wide = self.top_k * 2
-        hybrid = self.index.search(query, tenant=tenant, market=market, top_k=wide, query_vector=vector)
-        dense = self.index.search(query, tenant=tenant, market=market, top_k=wide, mode="dense",
-                                  query_vector=vector)
+        vector = list(query_vector) if query_vector is not None else self.index.embed_query(query).tolist()
+        hybrid = self.index.search(query, tenant=tenant, market=market, top_k=self.top_k * _WIDEN,
+                                   query_vector=vector, with_similarity=True)
         in_language: list[ScoredChunk] = []
         if not any(_same_language(hit.chunk.language, language) for hit in hybrid[: self.top_k]):
             in_language = self.index.search(query, tenant=tenant, market=market, language=language,
-                                            top_k=self.top_k, query_vector=vector)
-        evidence = self._rank(hybrid, in_language, dense, market=market, language=language)
+                                            top_k=self.top_k, query_vector=vector, with_similarity=True)
+        evidence = self._rank([*hybrid, *in_language], market=market, language=language)
         best = max((e.similarity for e in evidence), default=0.0)
         return Retrieval(query=query, rewritten=rewritten, evidence=evidence, confidence=self.confidence(best),
                          query_vector=vector)
@@ -131,12 +133,9 @@ class Retriever:
     def confidence(self, similarity: float) -> float:
         return min(1.0, max(0.0, (similarity - self.low) / (self.high - self.low)))
 
-    def _rank(self, hybrid: list[ScoredChunk], in_language: list[ScoredChunk], dense: list[ScoredChunk], *,
-              market: str, language: str) -> list[Evidence]:
-        similarity = {hit.chunk.point_id: hit.score for hit in dense}
-        floor = min(similarity.values(), default=0.0)
+    def _rank(self, hits: list[ScoredChunk], *, market: str, language: str) -> list[Evidence]:
         fused: dict[str, ScoredChunk] = {}
-        for hit in [*hybrid, *in_language, *dense[: self.top_k]]:
+        for hit in hits:
             fused.setdefault(hit.chunk.point_id, hit)
         order = {point_id: rank for rank, point_id in enumerate(fused)}
         w = self.weights
@@ -147,12 +146,8 @@ class Retriever:
                 w.market if chunk.market != ANY_MARKET and chunk.market == market else 0.0)
             bonus += w.curated if chunk.kind in ("faq", "policy") else 0.0
             bonus += w.conversation if chunk.kind == "conversation" else 0.0
-            return similarity.get(chunk.point_id, floor) + bonus, -order[chunk.point_id]
+            return (hit.similarity or 0.0) + bonus, -order[chunk.point_id]
 
         ranked = sorted(fused.values(), key=key, reverse=True)[: self.top_k]
-        fused_score = {hit.chunk.point_id: hit.score for hit in [*in_language, *hybrid]}
-        return [
-            Evidence(number=n, chunk=hit.chunk, score=fused_score.get(hit.chunk.point_id, 0.0),
-                     similarity=similarity.get(hit.chunk.point_id, floor))
-            for n, hit in enumerate(ranked, start=1)
-        ]
+        return [Evidence(number=n, chunk=hit.chunk, score=hit.score, similarity=hit.similarity or 0.0)
+                for n, hit in enumerate(ranked, start=1)]

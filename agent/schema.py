@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -151,15 +152,23 @@ class Citation(BaseModel):
     language: str
 
 
+EscalationReason = Literal["intent", "sentiment", "low_confidence", "policy", "customer_request"]
+
+
 class Escalation(BaseModel):
-    """Whether a human takes over, and why (filled by the escalation stage)."""
+    """Whether a human takes over, why, where to and by when (see ``agent.escalation``)."""
 
     escalate: bool = False
-    reason: Literal["intent", "sentiment", "low_confidence", "policy", "customer_request"] | None = None
-    intent: str | None = None
-    queue: str | None = None
+    reason: EscalationReason | None = None
+    intent: str | None = Field(default=None, description="the message's intent, also when it does not escalate")
+    queue: str | None = Field(default=None, description="sales, support_senior, privacy or support")
     priority: Literal["low", "normal", "high", "urgent"] | None = None
-    summary: str | None = None
+    summary: str | None = Field(default=None, description="for the human who takes over")
+    scores: dict[str, float] = Field(default_factory=dict, description="intent probability, sentiment, ...")
+    explanation: list[str] = Field(default_factory=list, description="which signals decided, in words")
+    team: str | None = Field(default=None, description="the follow-the-sun team that takes it, if not the market's")
+    open_now: bool | None = Field(default=None, description="whether a person is working on it now")
+    reply_by: dt.datetime | None = Field(default=None, description="when a person will have answered")
 
 
 class Reply(BaseModel):

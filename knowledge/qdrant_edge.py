@@ -41,6 +41,7 @@ from knowledge.store import (
     Match,
     chunk_filter_terms,
     chunk_from_payload,
+    cosine,
     document_chunk_terms,
     document_filter_terms,
     in_batches,
@@ -179,7 +180,9 @@ class EdgeStore:
         with store_errors("search"):
             self._check_open()
             points = self._chunks.query(self._search_request(query))
-        return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score) for point in points]
+        return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score,
+                            similarity=_similarity(point.vector, query) if query.with_similarity else None)
+                for point in points]
 
     def _search_request(self, query: StoreQuery) -> qe.QueryRequest:
         terms = chunk_filter_terms(query.filter)
@@ -189,16 +192,18 @@ class EdgeStore:
         dense = None if query.dense is None else qe.Query.Nearest([float(v) for v in query.dense], using=DENSE)
         sparse = None if query.sparse is None else qe.Query.Nearest(
             qe.SparseVector(list(query.sparse.indices), [float(v) for v in query.sparse.values]), using=SPARSE)
+        with_vector: list[str] | bool = [DENSE] if query.with_similarity else False
         if dense is not None and sparse is not None:
             candidates = prefetch_limit(query.limit)
             # The stub types Fusion.Rrf as a nested class rather than a Fusion; the engine accepts it.
             fusion = cast(qe.Fusion, qe.Fusion.Rrf(k=query.rrf_k))
             return qe.QueryRequest(
-                limit=query.limit, filter=flt, with_payload=True, query=fusion,
+                limit=query.limit, filter=flt, with_payload=True, query=fusion, with_vector=with_vector,
                 prefetches=[qe.Prefetch(limit=candidates, query=dense, filter=flt),
                             qe.Prefetch(limit=candidates, query=sparse, filter=flt, params=idf)])
         if dense is not None:
-            return qe.QueryRequest(limit=query.limit, query=dense, filter=flt, with_payload=True)
+            return qe.QueryRequest(limit=query.limit, query=dense, filter=flt, with_payload=True,
+                                   with_vector=with_vector)
         return qe.QueryRequest(limit=query.limit, query=sparse, filter=flt, with_payload=True, params=idf)
 
     # -- documents ---------------------------------------------------------
@@ -251,3 +256,8 @@ class EdgeStore:
                         self._chunks.close()
                     finally:
                         self._documents.close()
+
+
+def _similarity(vector: Any, query: StoreQuery) -> float | None:
+    stored = vector.get(DENSE) if isinstance(vector, dict) else vector
+    return cosine(stored, query.dense or [])

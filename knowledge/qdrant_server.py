@@ -35,6 +35,7 @@ from knowledge.store import (
     Match,
     chunk_filter_terms,
     chunk_from_payload,
+    cosine,
     document_chunk_terms,
     document_filter_terms,
     in_batches,
@@ -173,8 +174,11 @@ class ServerStore:
         validate_query(query, dim=self.dim)
         with store_errors("search"):
             response = self._client.query_points(self._chunks, limit=query.limit, with_payload=True,
+                                                 with_vectors=[DENSE] if query.with_similarity else False,
                                                  **self._search_arguments(query))
-        return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score) for point in response.points]
+        return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score,
+                            similarity=_similarity(point.vector, query) if query.with_similarity else None)
+                for point in response.points]
 
     def _search_arguments(self, query: StoreQuery) -> dict[str, Any]:
         terms = chunk_filter_terms(query.filter)
@@ -230,3 +234,8 @@ class ServerStore:
     def close(self) -> None:
         with store_errors("close"):
             self._client.close()
+
+
+def _similarity(vector: Any, query: StoreQuery) -> float | None:
+    stored = vector.get(DENSE) if isinstance(vector, dict) else vector
+    return cosine(stored, query.dense or [])

@@ -183,18 +183,22 @@ class StoreQuery:
     dense: list[float] | None = None
     sparse: SparseVector | None = None
     rrf_k: int = 10
+    with_similarity: bool = False  # also the cosine of each hit's dense vector and ``dense`` (hybrid hits too)
 
     def __post_init__(self) -> None:
         if self.dense is None and self.sparse is None:
             raise ValueError("a query needs a dense vector, a sparse vector or both")
         if self.limit < 1:
             raise ValueError("limit must be at least 1")
+        if self.with_similarity and self.dense is None:
+            raise ValueError("similarity needs a dense vector")
 
 
 @dataclass(frozen=True, slots=True)
 class ScoredChunk:
     chunk: Chunk
     score: float
+    similarity: float | None = None  # cosine with the query's dense vector, when asked for
 
 
 @dataclass(slots=True)

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
+import numpy as np
+
 from knowledge.schema import (
     Chunk,
     ChunkFilter,
@@ -100,6 +102,15 @@ class Match:
 
     def value_list(self) -> list[str] | list[int]:
         return cast("list[str] | list[int]", list(self.values))
+
+
+def cosine(stored: Sequence[float] | None, query: Sequence[float]) -> float | None:
+    """Cosine similarity of a returned vector and the query vector (None when no vector came back)."""
+    if stored is None:
+        return None
+    a, b = np.asarray(stored, dtype=np.float32), np.asarray(query, dtype=np.float32)
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / norm if norm else 0.0
 
 
 def prefetch_limit(limit: int) -> int:

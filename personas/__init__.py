@@ -9,7 +9,8 @@ the field and the problem.
 
 Modules: ``persona`` (Persona, EmojiPolicy), ``market`` (Market, culture
 rules, compliance notices), ``hours`` (support hours and holidays),
-``routing`` (Channel, RoutingRule), ``loader`` (YAML → models),
+``routing`` (Channel, RoutingRule), ``escalation`` (intents, queues, thresholds,
+keyword rules, follow-the-sun teams), ``loader`` (YAML → models),
 ``catalog`` (the facade), ``public`` (API read schemas), ``errors``.
 
 Example:
@@ -24,6 +25,7 @@ Example:
 
 from personas.catalog import MatchedRule, PersonaCatalog, ResolvedPersona
 from personas.errors import PersonaConfigError, UnknownChannelError, UnknownMarketError, UnknownPersonaError
+from personas.escalation import EscalationRules, Intent, MarketEscalation, Priority, Queue, Route, Team, Thresholds
 from personas.hours import Holiday, Slot, SupportHours
 from personas.market import ComplianceNotice, CultureRules, Directness, Honorifics, Market
 from personas.persona import EmojiPolicy, Formality, Persona, Tone, find_emoji
@@ -36,21 +38,29 @@ __all__ = [
     "CultureRules",
     "Directness",
     "EmojiPolicy",
+    "EscalationRules",
     "Formality",
     "Holiday",
     "Honorifics",
+    "Intent",
     "Market",
+    "MarketEscalation",
     "MarketPublic",
     "MatchedRule",
     "Persona",
     "PersonaCatalog",
     "PersonaConfigError",
     "PersonaPublic",
+    "Priority",
+    "Queue",
     "ResolvedPersona",
+    "Route",
     "RoutingRule",
     "RoutingTable",
     "Slot",
     "SupportHours",
+    "Team",
+    "Thresholds",
     "Tone",
     "UnknownChannelError",
     "UnknownMarketError",

@@ -38,6 +38,7 @@ from personas.errors import (
     UnknownMarketError,
     UnknownPersonaError,
 )
+from personas.escalation import EscalationRules
 from personas.loader import Layer, LayerName, Sourced, builtin_layer, read_layer
 from personas.market import Market
 from personas.persona import Persona
@@ -89,9 +90,12 @@ class PersonaCatalog:
         markets: Mapping[str, Sourced[Market]],
         steps: Iterable[MatchedRule],
         default: MatchedRule,
+        escalation: EscalationRules | None = None,
     ) -> None:
         self._personas = dict(personas)
         self._markets = dict(markets)
+        self._escalation = escalation or EscalationRules()
+        self._escalation_by_market: dict[str, EscalationRules] = {}
         # (rule, how to report it); every step of a routing file has a rule, only the default has none.
         self._rules = tuple((step.rule, step) for step in steps if step.rule is not None)
         self._default = default
@@ -125,11 +129,15 @@ class PersonaCatalog:
             builtin_rules = builtin_rules and table.builtin_rules
         if default is None:
             raise PersonaConfigError.single(builtin.root / "routing.yaml", "default", "no default persona is set")
+        escalation = builtin.escalation.item if builtin.escalation else EscalationRules()
+        if brand is not None and brand.escalation is not None:
+            escalation = brand.escalation.item.layered_over(escalation)
         return cls(
             personas={**builtin.personas, **(brand.personas if brand else {})},
             markets={**builtin.markets, **(brand.markets if brand else {})},
             steps=steps,
             default=default,
+            escalation=escalation,
         )
 
     # Look-ups.
@@ -147,6 +155,13 @@ class PersonaCatalog:
         if normalized not in self._markets:
             raise UnknownMarketError(normalized, list(self._markets))
         return self._markets[normalized].item
+
+    def escalation(self, market: str) -> EscalationRules:
+        """The escalation rules in force in ``market``: the shared ones with the market's section merged in."""
+        found = self.market(market)
+        if found.code not in self._escalation_by_market:  # merged once per market: the rules are frozen
+            self._escalation_by_market[found.code] = self._escalation.for_market(found.escalation)
+        return self._escalation_by_market[found.code]
 
     def personas(self) -> list[Persona]:
         return [self._personas[key].item for key in sorted(self._personas)]

@@ -202,6 +202,27 @@ class SupportHours(BaseModel):
                     return start
         raise ValueError("support never opens: every day of the next two years is a holiday or has no slot")
 
+    def add_open_time(self, start: dt.datetime, duration: dt.timedelta, zone: ZoneInfo) -> dt.datetime:
+        """The moment ``duration`` of open hours has passed since ``start`` (nights, weekends, holidays skipped).
+
+        This is how a response time "counted in support hours" becomes a promise: 4 hours from Friday 16:00 with
+        hours 08:00-18:00 on weekdays is Monday 10:00.
+        """
+        local = _aware(start, "start").astimezone(zone)
+        left = duration
+        for offset in range(_SEARCH_DAYS):
+            day = local.date() + dt.timedelta(days=offset)
+            midnight = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+            for slot in self.slots_on(day):
+                begin = max(local, midnight + slot.open_offset)
+                end = midnight + slot.close_offset
+                if begin >= end:
+                    continue
+                if end - begin >= left:
+                    return begin + left
+                left -= end - begin
+        raise ValueError("support never opens: every day of the next two years is a holiday or has no slot")
+
 
 def _aware(moment: dt.datetime, name: str) -> dt.datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:

@@ -1,7 +1,7 @@
 """Read one personas folder (built-in or a brand's) into validated models, file by file.
 
 A folder holds ``personas/*.yaml`` (one persona per file), ``markets/*.yaml``
-(one market per file) and optionally ``routing.yaml``. Every problem is a
+(one market per file) and optionally ``routing.yaml`` and ``escalation.yaml``. Every problem is a
 ``PersonaConfigError`` naming the file, the field and the problem; YAML syntax
 errors and duplicate keys name the line. The built-in folder is parsed once
 per process (``builtin_layer`` is cached).
@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from personas.errors import PersonaConfigError, Problem
+from personas.escalation import EscalationRules
 from personas.fields import FieldProblem
 from personas.market import Market
 from personas.persona import Persona
@@ -71,6 +72,7 @@ class Layer:
     personas: Mapping[str, Sourced[Persona]]
     markets: Mapping[str, Sourced[Market]]
     routing: Sourced[RoutingTable] | None
+    escalation: Sourced[EscalationRules] | None
 
 
 def read_yaml(path: Path) -> dict[str, Any]:
@@ -145,20 +147,25 @@ def _read_all(folder: Path, model: type[M], key_field: str, kind: str) -> dict[s
 
 
 def read_layer(root: Path, *, name: LayerName) -> Layer:
-    """Read ``root/personas``, ``root/markets`` and ``root/routing.yaml`` (each optional)."""
+    """Read ``root/personas``, ``root/markets``, ``root/routing.yaml`` and ``root/escalation.yaml`` (each optional)."""
     if not root.is_dir():
         raise PersonaConfigError.single(root, "-", "the personas folder does not exist or is not a folder")
-    routing_files = [path for path in (root / "routing.yaml", root / "routing.yml") if path.is_file()]
-    if len(routing_files) > 1:
-        raise PersonaConfigError.single(routing_files[1], "-", "give routing.yaml or routing.yml, not both")
-    routing = Sourced(parse_file(routing_files[0], RoutingTable), routing_files[0]) if routing_files else None
     return Layer(
         name=name,
         root=root,
         personas=_read_all(root / "personas", Persona, "id", "persona"),
         markets=_read_all(root / "markets", Market, "code", "market"),
-        routing=routing,
+        routing=_read_optional(root, "routing", RoutingTable),
+        escalation=_read_optional(root, "escalation", EscalationRules),
     )
+
+
+def _read_optional(root: Path, stem: str, model: type[M]) -> Sourced[M] | None:
+    """``root/<stem>.yaml`` (or ``.yml``) parsed, or None when the folder has neither."""
+    files = [path for path in (root / f"{stem}.yaml", root / f"{stem}.yml") if path.is_file()]
+    if len(files) > 1:
+        raise PersonaConfigError.single(files[1], "-", f"give {stem}.yaml or {stem}.yml, not both")
+    return Sourced(parse_file(files[0], model), files[0]) if files else None
 
 
 @lru_cache(maxsize=1)

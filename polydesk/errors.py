@@ -14,6 +14,7 @@ PolydeskError
 │   ├── FileTooLargeError       code ``file_too_large``
 │   └── InvalidRecordError      code ``invalid_record`` (FAQ row, transcript line)
 ├── NotFoundError               code ``not_found``
+├── ConflictError               code ``conflict``: the state does not allow it now (busy, not handed off)
 └── StoreError                  code ``store_unavailable``: the index could not be read or written
 """
 
@@ -67,6 +68,10 @@ class InvalidRecordError(InputError):
 
 class NotFoundError(PolydeskError):
     code = "not_found"
+
+
+class ConflictError(PolydeskError):
+    code = "conflict"
 
 
 class StoreError(PolydeskError):

@@ -87,6 +87,20 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=400, ge=16, le=8192)
     llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
 
+    # Handoff webhooks: every handoff and release is POSTed here (agent/events.py); none configured means the
+    # events stay on the Redis stream for a desk to read. Undelivered events are retried, then dead-lettered.
+    webhook_url: str | None = Field(
+        default=None, pattern=r"^https?://[^\s/?#]+\S*$", description="http(s) URL the desk receives events on"
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key for the X-Polydesk-Signature header; none means no signature"
+    )
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    webhook_max_attempts: int = Field(default=10, ge=1, le=100, description="attempts before an event is dead")
+    webhook_retention_hours: float = Field(
+        default=24.0, gt=0, description="an event not delivered within this is dead-lettered"
+    )
+
     @field_validator("redact_patterns")
     @classmethod
     def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:

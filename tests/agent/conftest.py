@@ -6,18 +6,30 @@ from collections.abc import Iterator
 
 import pytest
 
+from agent.escalation import EscalationPolicy
+from agent.intents import IntentClassifier
 from agent.pipeline import Agent
 from agent.state import ConversationStore
 from ingestion.pipeline import IngestReport
+from knowledge.embedder import Embedder
 from knowledge.index import KnowledgeIndex
 from personas import PersonaCatalog
 from polydesk.settings import Settings
 
 
+@pytest.fixture(scope="session")
+def escalation_policy(embedder: Embedder) -> EscalationPolicy:
+    """The intent classifier trained on the shipped examples (cached in the model cache after the first run)."""
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    return EscalationPolicy(IntentClassifier.load_or_train(embedder, settings.model_cache_dir))
+
+
 @pytest.fixture(scope="module")
-def agent(demo: tuple[IngestReport, KnowledgeIndex], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+def agent(demo: tuple[IngestReport, KnowledgeIndex], escalation_policy: EscalationPolicy,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     _, index = demo
     settings = Settings(data_dir=tmp_path_factory.mktemp("agent"), _env_file=None)  # type: ignore[call-arg]
     conversations = ConversationStore.open(settings)
-    yield Agent(index=index, catalog=PersonaCatalog.load(), conversations=conversations, settings=settings)
+    yield Agent(index=index, catalog=PersonaCatalog.load(), conversations=conversations,
+                escalation=escalation_policy, settings=settings)
     conversations.close()

@@ -16,7 +16,7 @@ def test_the_local_model_answers_through_the_pipeline(agent: Agent) -> None:
     llm = LLMGenerator("polydesk-local/smollm2", fallback=agent.extractive, max_tokens=48, temperature=0.0,
                        timeout_s=120)
     with_llm = Agent(index=agent.index, catalog=agent.catalog, conversations=agent.conversations, generator=llm,
-                     settings=agent.settings)
+                     escalation=agent.escalation, settings=agent.settings)
     reply = with_llm.answer(AnswerRequest(tenant="tidewell", market="US", channel="web",
                                           message="How much does shipping cost?"))
     # The model writes English; a body the guardrails had to replace would come back as extractive.
@@ -32,7 +32,7 @@ def test_a_provider_that_is_down_falls_back_to_extractive(agent: Agent) -> None:
     down = LLMGenerator("openai/gpt-4o-mini", fallback=agent.extractive, base_url="http://127.0.0.1:9/v1",
                         api_key="sk-test", timeout_s=5)
     with_llm = Agent(index=agent.index, catalog=agent.catalog, conversations=agent.conversations, generator=down,
-                     settings=agent.settings)
+                     escalation=agent.escalation, settings=agent.settings)
     reply = with_llm.answer(AnswerRequest(tenant="tidewell", market="DE", channel="web",
                                           message="Ab welchem Bestellwert ist der Versand kostenlos?"))
     assert (reply.generator, reply.fallback_reason) == ("extractive", "provider_unavailable")

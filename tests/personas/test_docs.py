@@ -10,7 +10,8 @@ import pytest
 pytestmark = pytest.mark.unit
 
 MODULES = ["personas", "personas.fields", "personas.persona", "personas.hours", "personas.market",
-           "personas.routing", "personas.loader", "personas.catalog", "personas.public", "personas.errors"]
+           "personas.routing", "personas.escalation", "personas.loader", "personas.catalog", "personas.public",
+           "personas.errors"]
 
 
 @pytest.mark.parametrize("name", MODULES)
