@@ -35,7 +35,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 import time
@@ -65,7 +64,7 @@ from agent.schema import (
     Retrieval,
     Turn,
 )
-from agent.state import Conversation, ConversationStore, Handoff, new_conversation_id
+from agent.state import Conversation, ConversationStore, Handoff, decode_vector, encode_vector, new_conversation_id
 from knowledge.index import KnowledgeIndex
 from personas import ComplianceNotice, Intent, PersonaCatalog, ResolvedPersona, Thresholds
 from polydesk.errors import ConflictError, NotFoundError
@@ -75,6 +74,8 @@ _SEPARATOR = "\n\n"
 # Cosine of two messages' embeddings above which they are on one topic (multilingual-e5-small: paraphrases
 # score about 0.9, unrelated questions of one shop about 0.8).
 SAME_TOPIC = 0.86
+# A follow-up is searched with this share of the previous query's embedding (the rest is the message's).
+FOLLOW_UP_CONTEXT = 0.6
 
 
 class _Clock:
@@ -180,10 +181,10 @@ class Agent:
                                          conversation_language=conversation.language,
                                          override=conversation.language_override, locale=request.locale)
         with clock.stage("embedding"):
-            query, rewritten = contextual_query(request.message, conversation.turns)
-            vectors = self.index.embed_queries([request.message, query] if rewritten else [request.message])
+            message_vector, query_vector = self._embed(request.message, conversation)
         with clock.stage("signals"):
-            signals = self.escalation.signals(request.message, vectors[0], rules=rules, history=conversation.turns)
+            signals = self.escalation.signals(request.message, message_vector, rules=rules,
+                                              history=conversation.turns)
             escalation = self.escalation.decide(signals, rules=rules)
         if escalation.escalate:
             return self._hand_off(request, conversation, resolved, decision, escalation, clock)
@@ -191,8 +192,9 @@ class Agent:
         with clock.stage("retrieval"):
             retrieval = self.retriever.run(request.message, tenant=request.tenant, market=request.market,
                                            language=decision.language, history=conversation.turns,
-                                           query_vector=vectors[-1].tolist())
-            unanswered = _unanswered_streak(conversation, signals, retrieval, vectors[0], rules.thresholds)
+                                           query_vector=query_vector.tolist())
+            conversation.query_vector = encode_vector(query_vector)
+            unanswered = _unanswered_streak(conversation, signals, retrieval, message_vector, rules.thresholds)
         if unanswered >= rules.thresholds.low_confidence_turns:
             escalation = self.escalation.decide(signals, rules=rules, unanswered=unanswered)
             if escalation.escalate:
@@ -243,6 +245,22 @@ class Agent:
         conversation_id = request.conversation_id or new_conversation_id()
         return Conversation.start(tenant=request.tenant, conversation_id=conversation_id, market=request.market,
                                   channel=request.channel, customer_id=request.customer_id)
+
+    def _embed(self, message: str, conversation: Conversation) -> tuple[np.ndarray, np.ndarray]:
+        """The message's embedding (for the signals) and the retrieval query's (for a follow-up, with context).
+
+        A follow-up's query vector blends the previous query's, kept in the conversation, with the message's
+        (cosine about 0.98 to embedding the two texts together), so a message costs one embedding, not two.
+        """
+        message_vector = self.index.embed_queries([message])[0]
+        query, rewritten = contextual_query(message, conversation.turns)
+        if not rewritten:
+            return message_vector, message_vector
+        if conversation.query_vector is None:
+            return message_vector, self.index.embed_queries([query])[0]
+        previous = decode_vector(conversation.query_vector)
+        blended = FOLLOW_UP_CONTEXT * previous + (1 - FOLLOW_UP_CONTEXT) * message_vector
+        return message_vector, blended / max(float(np.linalg.norm(blended)), 1e-12)
 
     def _checked(self, draft: Draft, generation: GenerationRequest,
                  context: GuardrailContext) -> tuple[Draft, list[GuardrailFinding]]:
@@ -346,11 +364,9 @@ def _unanswered_streak(conversation: Conversation, signals: Signals, retrieval: 
     if retrieval.confidence >= thresholds.low_confidence or signals.intent.intent == Intent.SMALLTALK:
         conversation.unanswered = []
         return 0
-    encoded = base64.b64encode(vector.astype(np.float16).tobytes()).decode("ascii")
     previous = conversation.unanswered[-1] if conversation.unanswered else None
-    same_topic = previous is not None and (retrieval.rewritten or float(
-        np.frombuffer(base64.b64decode(previous), dtype=np.float16).astype(np.float32) @ vector) >= SAME_TOPIC)
-    conversation.unanswered = [*(conversation.unanswered if same_topic else []), encoded][-10:]
+    same_topic = previous is not None and (retrieval.rewritten or float(decode_vector(previous) @ vector) >= SAME_TOPIC)
+    conversation.unanswered = [*(conversation.unanswered if same_topic else []), encode_vector(vector)][-10:]
     return len(conversation.unanswered)
 
 

@@ -2,12 +2,14 @@
 
 1. **Follow-ups.** A short or connective message in a running conversation ("and the
    colours?", "und nach Österreich?", "แล้วค่าส่งล่ะ", "それはいつ届きますか") is searched
-   together with the customer's previous question, so the conversation's topic carries over.
+   together with the customer's previous question, so the conversation's topic carries over
+   (the pipeline passes the query vector: for a follow-up, a blend of the previous query's
+   and the message's embeddings, so no second text is embedded).
 2. **Search.** One query embedding feeds the searches of the knowledge index, all
    filtered by tenant and by the customer's market plus the market-independent ``*``
    knowledge: hybrid (dense + lexical), whose hits come back with their cosine similarity
    to the query (it measures how well each chunk answers), and, when no top hit is in the
-   reply language, hybrid restricted to that language (so knowledge in the customer's
+   reply language, dense restricted to that language (so knowledge in the customer's
    language is found even when another language ranks first).
 3. **Ranking.** Candidates are ordered by similarity, with small bonuses for the
    customer's language, for the market's own knowledge over ``*``, and for curated
@@ -28,7 +30,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import regex
 
@@ -63,7 +65,7 @@ _SHORT_WORDS = 5
 _SHORT_UNSPACED_CHARS = 10
 _MAX_CONTEXT_CHARS = 300
 # Hybrid hits fetched per answer source: wide enough that the best dense matches are among them.
-_WIDEN = 3
+_WIDEN = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +125,10 @@ class Retriever:
                                    query_vector=vector, with_similarity=True)
         in_language: list[ScoredChunk] = []
         if not any(_same_language(hit.chunk.language, language) for hit in hybrid[: self.top_k]):
-            in_language = self.index.search(query, tenant=tenant, market=market, language=language,
-                                            top_k=self.top_k, query_vector=vector, with_similarity=True)
+            # Dense only: its scores are the similarities, so no vectors need to come back.
+            in_language = [replace(hit, similarity=hit.score) for hit in self.index.search(
+                query, tenant=tenant, market=market, language=language, top_k=self.top_k, mode="dense",
+                query_vector=vector)]
         evidence = self._rank([*hybrid, *in_language], market=market, language=language)
         best = max((e.similarity for e in evidence), default=0.0)
         return Retrieval(query=query, rewritten=rewritten, evidence=evidence, confidence=self.confidence(best),

@@ -22,12 +22,14 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Literal
 
+import numpy as np
 import redis
 from pydantic import BaseModel, Field, ValidationError
 
@@ -39,6 +41,15 @@ from polydesk.settings import Settings
 
 KEY_PREFIX = "polydesk:conv"
 LOCK_PREFIX = "polydesk:lock:conv"
+
+
+def encode_vector(vector: np.ndarray) -> str:
+    """An embedding as compact text for the state (float16: 768 bytes for 384 dimensions, before base64)."""
+    return base64.b64encode(np.asarray(vector, dtype=np.float16).tobytes()).decode("ascii")
+
+
+def decode_vector(text: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype=np.float16).astype(np.float32)
 
 
 def new_conversation_id() -> str:
@@ -67,6 +78,8 @@ class Conversation(BaseModel):
     turns: list[Turn] = Field(default_factory=list)
     notices_shown: list[str] = Field(default_factory=list, description="compliance notices already shown")
     handoffs: list[Handoff] = Field(default_factory=list, description="handoffs to humans, oldest first")
+    query_vector: str | None = Field(default=None, repr=False,
+                                     description="base64 float16 embedding of the last retrieval query")
     unanswered: list[str] = Field(default_factory=list, repr=False,
                                   description="base64 float16 embeddings of the messages in a row left unanswered")
     created_at: float

@@ -37,7 +37,7 @@ err_console = Console(stderr=True)
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "demo" / "tidewell"
 DEMO_TENANT = "tidewell"
-# (market, channel, message): what the demo asks the agent after ingesting the demo brand.
+# (market, channel, message): what the demo asks the agent after ingesting the demo brand (the last one hands off).
 DEMO_QUESTIONS = [
     ("US", "web", "How long do I have to return an item?"),
     ("DE", "email", "Ab wann ist der Versand kostenlos?"),
@@ -46,6 +46,7 @@ DEMO_QUESTIONS = [
     ("ID", "whatsapp", "Bisa bayar pakai GoPay?"),
     ("SA", "whatsapp", "ما هي مدة الإرجاع؟"),
     ("US", "web", "Who won the football world cup in 1998?"),
+    ("BR", "whatsapp", "Já pedi o reembolso duas vezes. Se não resolverem hoje, vou abrir reclamação no Procon!"),
 ]
 
 TenantOption = Annotated[str, typer.Option("--tenant", "-t", help="Tenant (brand) the data belongs to.")]

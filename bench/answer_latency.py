@@ -8,7 +8,8 @@ median over runs; and the resident memory of the warm process.
 
 With ``--llm``, the agent generates through litellm and the report gives polydesk's own
 overhead around the LLM: the answer's time minus the LLM call's. ``--llm mock`` answers
-every call with litellm's ``mock_response`` (a fixed text citing [1]): the whole litellm
+every call with litellm's ``mock_response`` (a fixed sentence in the question's language
+citing [1], as a real model would write it, so the guardrails pass it): the whole litellm
 call path runs, the model's time is zero, so the overhead is measured without the noise
 of a model sharing the CPU. ``--llm local`` uses the local SmolLM2 model
 (``polydesk-local/smollm2``) on the English questions (it reads other scripts at a few
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import polydesk  # noqa: F401  (offline switches first)
 from agent.llm import LLMGenerator
+from agent.phrases import say
 from agent.pipeline import Agent
 from agent.schema import AnswerRequest
 from bench.report import machine, write_result
@@ -91,6 +93,9 @@ def one_run(agent: Agent, rounds: int, run: int, *, english_only: bool = False) 
     for round_ in range(rounds):
         for market, channel, question, follow_up in questions:
             conversation = f"bench-{run}-{round_}-{market}"
+            if isinstance(agent.generator, LLMGenerator) and "mock_response" in agent.generator.completion_kwargs:
+                language = agent.language.run(question, market=agent.catalog.market(market)).language
+                agent.generator.completion_kwargs["mock_response"] = f"{say('safe_reply', language)} [1]"
             for message in (question, follow_up):
                 reply = agent.answer(AnswerRequest(tenant="tidewell", market=market, channel=channel,
                                                    message=message, conversation_id=conversation))
@@ -105,9 +110,8 @@ def _llm_generator(agent: Agent, kind: str, max_tokens: int) -> LLMGenerator:
     if kind == "local":
         return LLMGenerator("polydesk-local/smollm2", fallback=agent.extractive, max_tokens=max_tokens,
                             temperature=0.0, timeout_s=120)
-    answer = "According to our policy, this is answered in the first source [1]."
     return LLMGenerator("openai/bench-mock", fallback=agent.extractive, max_tokens=max_tokens,
-                        completion_kwargs={"mock_response": answer})
+                        completion_kwargs={"mock_response": f"{say('safe_reply', 'en')} [1]"})
 
 
 def main() -> None:

@@ -175,7 +175,7 @@ class KnowledgeIndex:
         wanted = self.sparse.identifiers(query)
         if not wanted:
             return hits
-        exact = [h for h in hits if wanted & set(self.sparse.tokens(h.chunk.text))]
+        exact = [h for h in hits if self.sparse.mentions(h.chunk.text, wanted)]
         return exact + [h for h in hits if h not in exact] if exact else hits
 
     def _search_live(self, query: StoreQuery, *, attempts: int = 3) -> list[ScoredChunk]:

@@ -41,13 +41,13 @@ from knowledge.store import (
     Match,
     chunk_filter_terms,
     chunk_from_payload,
-    cosine,
     document_chunk_terms,
     document_filter_terms,
     in_batches,
     parse_offset,
     prefetch_limit,
     record_from_payload,
+    similarities,
     store_errors,
     validate_query,
     validate_upsert,
@@ -180,9 +180,10 @@ class EdgeStore:
         with store_errors("search"):
             self._check_open()
             points = self._chunks.query(self._search_request(query))
-        return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score,
-                            similarity=_similarity(point.vector, query) if query.with_similarity else None)
-                for point in points]
+        cosines: list[float | None] = (list(similarities([p.vector for p in points], query.dense or []))
+                                       if query.with_similarity else [None] * len(points))
+        return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score, similarity=cosine)
+                for point, cosine in zip(points, cosines, strict=True)]
 
     def _search_request(self, query: StoreQuery) -> qe.QueryRequest:
         terms = chunk_filter_terms(query.filter)
@@ -257,7 +258,3 @@ class EdgeStore:
                     finally:
                         self._documents.close()
 
-
-def _similarity(vector: Any, query: StoreQuery) -> float | None:
-    stored = vector.get(DENSE) if isinstance(vector, dict) else vector
-    return cosine(stored, query.dense or [])

@@ -35,13 +35,13 @@ from knowledge.store import (
     Match,
     chunk_filter_terms,
     chunk_from_payload,
-    cosine,
     document_chunk_terms,
     document_filter_terms,
     in_batches,
     parse_offset,
     prefetch_limit,
     record_from_payload,
+    similarities,
     store_errors,
     validate_query,
     validate_upsert,
@@ -176,9 +176,11 @@ class ServerStore:
             response = self._client.query_points(self._chunks, limit=query.limit, with_payload=True,
                                                  with_vectors=[DENSE] if query.with_similarity else False,
                                                  **self._search_arguments(query))
-        return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score,
-                            similarity=_similarity(point.vector, query) if query.with_similarity else None)
-                for point in response.points]
+        points = response.points
+        cosines: list[float | None] = (list(similarities([p.vector for p in points], query.dense or []))
+                                       if query.with_similarity else [None] * len(points))
+        return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score, similarity=cosine)
+                for point, cosine in zip(points, cosines, strict=True)]
 
     def _search_arguments(self, query: StoreQuery) -> dict[str, Any]:
         terms = chunk_filter_terms(query.filter)
@@ -235,7 +237,3 @@ class ServerStore:
         with store_errors("close"):
             self._client.close()
 
-
-def _similarity(vector: Any, query: StoreQuery) -> float | None:
-    stored = vector.get(DENSE) if isinstance(vector, dict) else vector
-    return cosine(stored, query.dense or [])

@@ -26,6 +26,7 @@ import unicodedata
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import regex
 
@@ -35,6 +36,7 @@ _UNSPACED = r"\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Han}\p{Hiragana}\p{Katakana}
 _WORD = r"[\p{L}\p{M}\p{N}]"
 # A run of unspaced script, or a word, or a compound of words joined by - _ . / (product codes, versions).
 _JOIN = r"(?:[-_./]|(?<=\p{N}),(?=\p{N}))"  # a comma joins only digits: 1,000
+_JOIN_CHARS = r"\-_./,"
 _SPACED_CHAR = rf"(?:(?![{_UNSPACED}]){_WORD})"
 _TOKEN_RE = regex.compile(rf"(?P<cjk>[{_UNSPACED}ー]+)|(?P<word>{_SPACED_CHAR}+(?:{_JOIN}{_SPACED_CHAR}+)*)")
 _PART_RE = regex.compile(_JOIN)
@@ -73,6 +75,13 @@ class SparseEncoder:
         words = (m.group("word") for m in _TOKEN_RE.finditer(unicodedata.normalize("NFKC", text).casefold()))
         return {w for w in words if w is not None and _IDENTIFIER.fullmatch(w)}
 
+    def mentions(self, text: str, identifiers: set[str]) -> bool:
+        """Whether ``text`` has one of ``identifiers`` (from ``identifiers``) as a whole token."""
+        folded = unicodedata.normalize("NFKC", text).casefold()
+        return any(
+            _whole_token(identifier).search(folded) for identifier in identifiers if identifier in folded
+        )
+
     def _vector(self, counts: Counter[str], length: int, *, query: bool) -> SparseVector:
         weights: dict[int, float] = {}
         norm = self.k1 * (1 - self.b + self.b * length / self.avg_len)
@@ -94,6 +103,13 @@ class SparseEncoder:
     def encode_query(self, text: str) -> SparseVector:
         tokens = self.tokens(text)
         return self._vector(Counter(tokens), len(tokens), query=True)
+
+
+@lru_cache(maxsize=1024)
+def _whole_token(identifier: str) -> regex.Pattern[str]:
+    # Not inside a longer word: no letter or digit around it, nor a joiner that continues it ("tw-4417-b").
+    return regex.compile(rf"(?<![\p{{L}}\p{{M}}\p{{N}}]|[\p{{L}}\p{{N}}][{_JOIN_CHARS}]){regex.escape(identifier)}"
+                         rf"(?![\p{{L}}\p{{M}}\p{{N}}]|[{_JOIN_CHARS}][\p{{L}}\p{{N}}])")
 
 
 def _bigrams(run: str) -> Iterable[str]:

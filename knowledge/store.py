@@ -104,13 +104,14 @@ class Match:
         return cast("list[str] | list[int]", list(self.values))
 
 
-def cosine(stored: Sequence[float] | None, query: Sequence[float]) -> float | None:
-    """Cosine similarity of a returned vector and the query vector (None when no vector came back)."""
-    if stored is None:
-        return None
-    a, b = np.asarray(stored, dtype=np.float32), np.asarray(query, dtype=np.float32)
-    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
-    return float(a @ b) / norm if norm else 0.0
+def similarities(vectors: Sequence[Any], query: Sequence[float]) -> list[float]:
+    """Cosine similarity of each returned dense vector (a list, or a {name: list} of named vectors) and the query."""
+    if not vectors:
+        return []
+    rows = np.asarray([v.get(DENSE) if isinstance(v, dict) else v for v in vectors], dtype=np.float32)
+    wanted = np.asarray(query, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1) * float(np.linalg.norm(wanted))
+    return [float(x) for x in (rows @ wanted) / np.maximum(norms, 1e-12)]
 
 
 def prefetch_limit(limit: int) -> int:
