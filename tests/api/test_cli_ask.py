@@ -85,3 +85,29 @@ def test_batch_answers_every_line_and_reports_bad_ones(tmp_path: Path) -> None:
 @pytest.mark.parametrize("args", [["ask"], ["ask", "hi", "--batch", "x.jsonl"]])
 def test_ask_needs_a_message_or_a_batch(args: list[str]) -> None:
     assert runner.invoke(app, args).exit_code == 2
+
+
+def test_a_handoff_shows_in_the_events_and_release_hands_it_back() -> None:
+    result = runner.invoke(app, ["ask", "Mein Anwalt wird sich bei Ihnen melden.", "-t", "acme", "-m", "DE",
+                                 "--conversation", "cli-handoff-1", "--json"])
+    assert result.exit_code == 0, result.output
+    escalation = json.loads(result.stdout)["escalation"]
+    assert escalation["escalate"] and escalation["queue"] == "support_senior" and escalation["reason"] == "policy"
+
+    listed = runner.invoke(app, ["events", "list", "--tenant", "acme", "--json"])
+    assert listed.exit_code == 0, listed.output
+    events = [e for e in json.loads(listed.stdout) if e["conversation_id"] == "cli-handoff-1"]
+    assert [e["type"] for e in events] == ["handoff"] and events[0]["summary"]
+
+    released = runner.invoke(app, ["release", "cli-handoff-1", "-t", "acme", "--actor", "agent-1", "--json"])
+    assert released.exit_code == 0 and json.loads(released.stdout) == {"released": "cli-handoff-1", "owner": "bot"}
+    again = runner.invoke(app, ["release", "cli-handoff-1", "-t", "acme", "--json"])
+    assert again.exit_code != 0 and "conflict" in again.output
+    missing = runner.invoke(app, ["release", "no-such-conversation", "-t", "acme", "--json"])
+    assert missing.exit_code != 0 and "not_found" in missing.output
+
+
+def test_event_delivery_needs_a_webhook_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POLYDESK_WEBHOOK_URL", raising=False)
+    result = runner.invoke(app, ["events", "deliver", "--once", "--json"])
+    assert result.exit_code != 0 and "invalid_input" in result.output and "POLYDESK_WEBHOOK_URL" in result.output
