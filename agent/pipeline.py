@@ -51,7 +51,7 @@ from agent.generation import GenerationRequest, Generator
 from agent.guardrails import GuardrailContext, Guardrails
 from agent.intents import IntentClassifier
 from agent.language import LanguageStage
-from agent.retrieval import Retriever, contextual_query
+from agent.retrieval import Retriever, contextual_query, follow_up_vector
 from agent.schema import (
     AnswerRequest,
     Citation,
@@ -66,7 +66,7 @@ from agent.schema import (
 )
 from agent.state import Conversation, ConversationStore, Handoff, decode_vector, encode_vector, new_conversation_id
 from knowledge.index import KnowledgeIndex
-from personas import ComplianceNotice, Intent, PersonaCatalog, ResolvedPersona, Thresholds
+from personas import ComplianceNotice, EscalationRules, Intent, PersonaCatalog, ResolvedPersona, Thresholds
 from polydesk.errors import ConflictError, NotFoundError
 from polydesk.settings import Settings
 
@@ -74,8 +74,6 @@ _SEPARATOR = "\n\n"
 # Cosine of two messages' embeddings above which they are on one topic (multilingual-e5-small: paraphrases
 # score about 0.9, unrelated questions of one shop about 0.8).
 SAME_TOPIC = 0.86
-# A follow-up is searched with this share of the previous query's embedding (the rest is the message's).
-FOLLOW_UP_CONTEXT = 0.6
 
 
 class _Clock:
@@ -181,24 +179,24 @@ class Agent:
                                          conversation_language=conversation.language,
                                          override=conversation.language_override, locale=request.locale)
         with clock.stage("embedding"):
-            message_vector, query_vector = self._embed(request.message, conversation)
+            query, rewritten = contextual_query(request.message, conversation.turns)
+            message_vector, query_vector = self._embed(request.message, query, rewritten, conversation)
         with clock.stage("signals"):
             signals = self.escalation.signals(request.message, message_vector, rules=rules,
                                               history=conversation.turns)
             escalation = self.escalation.decide(signals, rules=rules)
         if escalation.escalate:
-            return self._hand_off(request, conversation, resolved, decision, escalation, clock)
+            return self._hand_off(request, conversation, resolved, decision, escalation, rules, clock)
 
         with clock.stage("retrieval"):
-            retrieval = self.retriever.run(request.message, tenant=request.tenant, market=request.market,
-                                           language=decision.language, history=conversation.turns,
-                                           query_vector=query_vector.tolist())
+            retrieval = self.retriever.run(query, rewritten=rewritten, tenant=request.tenant, market=request.market,
+                                           language=decision.language, query_vector=query_vector.tolist())
             conversation.query_vector = encode_vector(query_vector)
             unanswered = _unanswered_streak(conversation, signals, retrieval, message_vector, rules.thresholds)
         if unanswered >= rules.thresholds.low_confidence_turns:
             escalation = self.escalation.decide(signals, rules=rules, unanswered=unanswered)
             if escalation.escalate:
-                return self._hand_off(request, conversation, resolved, decision, escalation, clock, retrieval)
+                return self._hand_off(request, conversation, resolved, decision, escalation, rules, clock, retrieval)
         generation = GenerationRequest(
             message=request.message, query=retrieval.query, language=decision.language, persona=resolved.persona,
             market=resolved.market, channel=request.channel, evidence=retrieval.evidence,
@@ -246,21 +244,18 @@ class Agent:
         return Conversation.start(tenant=request.tenant, conversation_id=conversation_id, market=request.market,
                                   channel=request.channel, customer_id=request.customer_id)
 
-    def _embed(self, message: str, conversation: Conversation) -> tuple[np.ndarray, np.ndarray]:
-        """The message's embedding (for the signals) and the retrieval query's (for a follow-up, with context).
+    def _embed(self, message: str, query: str, rewritten: bool,
+               conversation: Conversation) -> tuple[np.ndarray, np.ndarray]:
+        """The message's embedding (for the signals) and the retrieval query's: one text embedded, not two.
 
-        A follow-up's query vector blends the previous query's, kept in the conversation, with the message's
-        (cosine about 0.98 to embedding the two texts together), so a message costs one embedding, not two.
+        A follow-up's query vector is ``follow_up_vector`` of the previous query's, kept in the conversation.
         """
         message_vector = self.index.embed_queries([message])[0]
-        query, rewritten = contextual_query(message, conversation.turns)
         if not rewritten:
             return message_vector, message_vector
         if conversation.query_vector is None:
             return message_vector, self.index.embed_queries([query])[0]
-        previous = decode_vector(conversation.query_vector)
-        blended = FOLLOW_UP_CONTEXT * previous + (1 - FOLLOW_UP_CONTEXT) * message_vector
-        return message_vector, blended / max(float(np.linalg.norm(blended)), 1e-12)
+        return message_vector, follow_up_vector(decode_vector(conversation.query_vector), message_vector)
 
     def _checked(self, draft: Draft, generation: GenerationRequest,
                  context: GuardrailContext) -> tuple[Draft, list[GuardrailFinding]]:
@@ -305,13 +300,12 @@ class Agent:
                          max_turns=self.conversations.max_turns)
 
     def _hand_off(self, request: AnswerRequest, conversation: Conversation, resolved: ResolvedPersona,
-                  decision: LanguageDecision, escalation: Escalation, clock: _Clock,
+                  decision: LanguageDecision, escalation: Escalation, rules: EscalationRules, clock: _Clock,
                   retrieval: Retrieval | None = None) -> Reply:
         """A human takes over: tell the customer when, hand the conversation off, publish the event."""
         with clock.stage("handoff"):
             market, language = resolved.market, decision.language
-            plan = plan_handoff(escalation.queue or "support", market=market,
-                                rules=self.catalog.escalation(market.code), language=language,
+            plan = plan_handoff(escalation.queue or "support", market=market, rules=rules, language=language,
                                 now=self.clock())
             escalation = escalation.model_copy(update={
                 "team": plan.team, "open_now": plan.open_now, "reply_by": plan.reply_by,

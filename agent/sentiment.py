@@ -108,12 +108,13 @@ class FrustrationScorer:
             signals["exclamations"] = WEIGHTS["exclamations"]
         if _QUESTION_RUN.search(message):
             signals["question_marks"] = WEIGHTS["question_marks"]
-        if len(_NOT_TEXT.sub("", message)) >= _MIN_REPEAT_CHARS and any(
+        substance = len(_NOT_TEXT.sub("", message))
+        if substance >= _MIN_REPEAT_CHARS and any(
             turn.role == "customer" and similarity(message, turn.text) >= _REPEAT_SIMILARITY for turn in history
         ):
             signals["repeated_question"] = WEIGHTS["repeated_question"]
         last_bot = next((turn for turn in reversed(history) if turn.role == "bot"), None)
-        if (last_bot is not None and len(_NOT_TEXT.sub("", message)) >= _MIN_ECHO_CHARS
+        if (last_bot is not None and substance >= _MIN_ECHO_CHARS
                 and _containment(message, last_bot.text) >= _ECHO_CONTAINMENT):
             signals["echoes_bot"] = WEIGHTS["echoes_bot"]
         calm = 1.0
