@@ -30,6 +30,9 @@ Redis keys, for the stream ``S`` (default ``polydesk:events``): ``S`` (the strea
 attempts, last_error, since), ``S:webhook:requeued`` (set: requeued stream ids, no longer pending in the
 group), ``S:webhook:dead`` (sorted set: event id -> dead_at) and ``S:webhook:dead:<event id>`` (hash).
 
+Erasing a customer (GDPR, ``agent.privacy``) removes their events from all of these:
+``EventLog.erase_customer`` and ``WebhookDispatcher.erase_customer``.
+
 Example:
     >>> log = EventLog(client)                                                    # doctest: +SKIP
     >>> with client.pipeline(transaction=True) as pipe:      # the ownership change and its event, together
@@ -48,6 +51,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import hmac
+import json
 import logging
 import os
 import random
@@ -55,7 +59,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -157,6 +162,50 @@ class EventLog:
                 break
             start = f"({_text(entries[-1][0])}"
         return found
+
+    def erase_customer(self, tenant: str, customer_id: str, *, conversation_ids: Collection[str] = ()) -> list[str]:
+        """XDEL the tenant's events of the customer or of ``conversation_ids``; the ids of the events removed.
+
+        Scans the whole stream (erasure is rare; the stream is capped at ``maxlen``). The removed entries are
+        also acknowledged in the webhook group, so no dispatcher tries to deliver them.
+        """
+        removed: list[str] = []
+        stream_ids: list[str] = []
+        start = "-"
+        while True:
+            with redis_errors("read handoff events"):
+                entries: Any = self.redis.xrange(self.stream, min=start, max="+", count=1000)
+            for raw_id, fields in entries:
+                event_id = _concerning(fields, tenant, customer_id, conversation_ids)
+                if event_id is not None:
+                    stream_ids.append(_text(raw_id))
+                    removed.append(event_id)
+            if len(entries) < 1000:
+                break
+            start = f"({_text(entries[-1][0])}"
+        for batch in (stream_ids[i:i + 500] for i in range(0, len(stream_ids), 500)):
+            with redis_errors("erase handoff events"):
+                self.redis.xdel(self.stream, *batch)
+                with suppress(redis.exceptions.ResponseError):  # NOGROUP: no dispatcher ever ran
+                    self.redis.xack(self.stream, GROUP, *batch)
+        return removed
+
+
+def _concerning(fields: dict[Any, Any], tenant: str, customer_id: str, conversation_ids: Collection[str]
+                ) -> str | None:
+    """The event id when the entry's event is the tenant's and the customer's (or one of the conversations')."""
+    raw = next((v for k, v in fields.items() if _text(k) == "event"), None)
+    if raw is None:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("tenant") != tenant:
+        return None
+    if data.get("customer_id") == customer_id or data.get("conversation_id") in conversation_ids:
+        return str(data.get("id", ""))
+    return None
 
 
 def sign(body: bytes, secret: str, timestamp: int) -> str:
@@ -536,6 +585,45 @@ class WebhookDispatcher:
             unread += len(entries)
             start = f"({_text(entries[-1][0])}"
         return unread
+
+    @staticmethod
+    def erase_customer(redis_client: redis.Redis, tenant: str, customer_id: str, *,
+                       conversation_ids: Collection[str] = (), stream: str = STREAM) -> list[str]:
+        """Remove the tenant's events of the customer (or of ``conversation_ids``) from the retry schedule and
+        the dead letters; the ids of the events removed. Needs no dispatcher: only the keys of ``stream``.
+        """
+        retry_key, requeued_key = f"{stream}:{GROUP}:retry", f"{stream}:{GROUP}:requeued"
+        dead_key = f"{stream}:{GROUP}:dead"
+        removed: list[str] = []
+        with redis_errors("erase webhook entries"):
+            stream_ids = [_text(i) for i in redis_client.zrange(retry_key, 0, -1)]
+            pipe = redis_client.pipeline(transaction=False)
+            for stream_id in stream_ids:
+                pipe.hgetall(f"{stream}:{GROUP}:attempt:{stream_id}")
+            for stream_id, state in zip(stream_ids, pipe.execute(), strict=True):
+                event_id = _concerning(state, tenant, customer_id, conversation_ids)
+                if event_id is None:
+                    continue
+                erase = redis_client.pipeline(transaction=True)
+                erase.zrem(retry_key, stream_id)
+                erase.srem(requeued_key, stream_id)
+                erase.delete(f"{stream}:{GROUP}:attempt:{stream_id}")
+                erase.execute()
+                removed.append(event_id)
+            event_ids = [_text(i) for i in redis_client.zrange(dead_key, 0, -1)]
+            pipe = redis_client.pipeline(transaction=False)
+            for event_id in event_ids:
+                pipe.hgetall(f"{dead_key}:{event_id}")
+            for letter in pipe.execute():
+                event_id = _concerning(letter, tenant, customer_id, conversation_ids)
+                if event_id is None:
+                    continue
+                erase = redis_client.pipeline(transaction=True)
+                erase.zrem(dead_key, event_id)
+                erase.delete(f"{dead_key}:{event_id}")
+                erase.execute()
+                removed.append(event_id)
+        return removed
 
     # -- running in the background --------------------------------------------------------------------------
 

@@ -23,7 +23,9 @@ Read ``Agent.answer`` top to bottom; each stage is timed into ``Reply.timings_ms
 9. ``save``: greeting (first reply of a conversation), body, sign-off, and the market's
    compliance notices once per conversation; the conversation is saved.
 
-``Agent.release`` hands a conversation back to the bot (and publishes a ``release`` event).
+``Agent.release`` hands a conversation back to the bot (and publishes a ``release`` event);
+``Agent.preview`` answers without touching any state (trying a persona); ``Agent.safe_reply``
+is the reply for when Redis or the store is down.
 
 Example:
     >>> with Agent.open(Settings()) as agent:                                    # doctest: +SKIP
@@ -35,10 +37,11 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 
@@ -51,6 +54,7 @@ from agent.generation import GenerationRequest, Generator
 from agent.guardrails import GuardrailContext, Guardrails
 from agent.intents import IntentClassifier
 from agent.language import LanguageStage
+from agent.phrases import say
 from agent.retrieval import Retriever, contextual_query, follow_up_vector
 from agent.schema import (
     AnswerRequest,
@@ -67,6 +71,7 @@ from agent.schema import (
 from agent.state import Conversation, ConversationStore, Handoff, decode_vector, encode_vector, new_conversation_id
 from knowledge.index import KnowledgeIndex
 from personas import ComplianceNotice, EscalationRules, Intent, PersonaCatalog, ResolvedPersona, Thresholds
+from personas.routing import Channel
 from polydesk.errors import ConflictError, NotFoundError
 from polydesk.settings import Settings
 
@@ -95,6 +100,23 @@ class _Clock:
         return {**self.timings, "total": round((time.perf_counter() - self.start) * 1000, 3)}
 
 
+class DryRunConversations(ConversationStore):
+    """A conversation store that remembers nothing: every conversation is new, nothing is saved (previews)."""
+
+    def __init__(self, *, max_turns: int) -> None:  # no Redis behind it
+        self.max_turns = max_turns
+
+    def get(self, tenant: str, conversation_id: str) -> Conversation | None:
+        return None
+
+    def save(self, conversation: Conversation, *, events: Sequence[HandoffEvent] = ()) -> None:
+        return None
+
+    @contextmanager
+    def lock(self, tenant: str, conversation_id: str) -> Iterator[None]:
+        yield
+
+
 class Agent:
     def __init__(self, *, index: KnowledgeIndex, catalog: PersonaCatalog, conversations: ConversationStore,
                  generator: Generator | None = None, escalation: EscalationPolicy | None = None,
@@ -111,6 +133,7 @@ class Agent:
         self.generator: Generator = generator or self.extractive
         self.guardrails = Guardrails()
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # support hours are read on it
+        self._persona_override: str | None = None  # set on preview copies only
 
     @classmethod
     def open(cls, settings: Settings, *, index: KnowledgeIndex | None = None) -> Agent:
@@ -143,6 +166,46 @@ class Agent:
         with clock.stage("state"), self.conversations.lock(request.tenant, request.conversation_id):
             return self._answer(request, clock)
 
+    def preview(self, request: AnswerRequest, *, persona_id: str | None = None) -> Reply:
+        """The reply ``request`` would get (in ``persona_id``'s voice if given), without reading or storing state.
+
+        Nothing is saved and no event is published: a content editor can try a persona on a sample question.
+        """
+        if persona_id is not None:
+            self.catalog.persona(persona_id)  # NotFoundError for an unknown persona
+        dry = copy.copy(self)
+        dry.conversations = DryRunConversations(max_turns=self.conversations.max_turns)
+        dry._persona_override = persona_id
+        return dry._answer(request.model_copy(update={"conversation_id": None}), _Clock())
+
+    def warm_up(self) -> int:
+        """Answer a dry-run message in every market and channel, so no customer waits for first-use work.
+
+        The first message of a market compiles its keyword rules, frustration terms and guardrail terms (about
+        0.25 s per market); a server calls this once at start-up. Returns the number of dry runs.
+        """
+        runs = 0
+        for market in self.catalog.markets():
+            for channel in Channel:
+                self.preview(AnswerRequest(tenant="polydesk-warm-up", channel=channel, market=market.code,
+                                           message=market.default_language))
+                runs += 1
+        return runs
+
+    def safe_reply(self, request: AnswerRequest) -> Reply:
+        """"A colleague will get back to you", in the customer's language and persona, without Redis or the store.
+
+        For when a dependency is down (``degraded_reply``): the caller keeps the message for later.
+        """
+        clock = _Clock()
+        resolved = self.catalog.resolve(tenant=request.tenant, channel=request.channel, market=request.market)
+        decision = self.language.run(request.message, market=resolved.market, conversation_language=None,
+                                     override=request.language, locale=request.locale)
+        return Reply(status="answered", conversation_id=request.conversation_id or new_conversation_id(),
+                     text=say("safe_reply", decision.language), language=decision.language,
+                     persona_id=resolved.persona.id, generator="none", confidence=0.0,
+                     fallback_reason="dependency_unavailable", timings_ms=clock.total())
+
     def release(self, tenant: str, conversation_id: str, *, actor: str | None = None) -> Conversation:
         """Hand a conversation back to the bot; a ``conflict`` error when no human owns it."""
         with self.conversations.lock(tenant, conversation_id):
@@ -168,6 +231,8 @@ class Agent:
             conversation = self._conversation(request)
         with clock.stage("persona"):
             resolved = self.catalog.resolve(tenant=request.tenant, channel=request.channel, market=request.market)
+            if self._persona_override:
+                resolved = resolved.model_copy(update={"persona": self.catalog.persona(self._persona_override)})
             rules = self.catalog.escalation(request.market)
         if conversation.owner == "human":
             return self._handed_off(request, conversation, resolved, clock)

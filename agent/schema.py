@@ -19,54 +19,62 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from knowledge.schema import Chunk, normalize_language, normalize_market, normalize_tenant
+from personas.routing import Channel
 
 MAX_MESSAGE_CHARS = 4000
 MAX_METADATA_ITEMS = 32
 
 ConversationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")]
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")]
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+MetadataValue = Annotated[str, StringConstraints(max_length=512)]
 
 
-class AnswerRequest(BaseModel):
-    """One customer message, as a channel connector (or ``polydesk ask``) sends it."""
+class CustomerMessage(BaseModel):
+    """One customer message, as a channel connector sends it over HTTP (the tenant comes from its API key)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{
+        "channel": "line", "market": "TH", "message": "ส่งฟรีเมื่อซื้อครบเท่าไหร่คะ",
+        "conversation_id": "line-U4af4980629", "customer_id": "U4af4980629", "locale": "th-TH",
+    }]})
 
-    tenant: str
-    channel: str = Field(description="web, email, whatsapp, messenger, line or telegram")
-    market: str = Field(description="the customer's market, e.g. 'DE', 'TH', 'JP'")
-    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
+    channel: Channel = Field(description="the channel the customer writes on")
+    market: str = Field(pattern=r"^\s*[A-Za-z]{2,3}\s*$", description="the customer's market, e.g. 'DE', 'TH'")
+    message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS, pattern=r"\S")
     conversation_id: ConversationId | None = Field(default=None, description="omit to start a new conversation")
-    customer_id: str | None = Field(default=None, max_length=128)
-    language: str | None = Field(default=None, description="the customer's explicit language choice (an override)")
-    locale: str | None = Field(default=None, description="a hint from the channel, e.g. 'de-DE'; weaker than text")
-    metadata: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("tenant")
-    @classmethod
-    def _tenant(cls, value: str) -> str:
-        return normalize_tenant(value)
+    customer_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$",
+                                    description="the connector's id of the customer (erasure finds data by it)")
+    language: LanguageCode | None = Field(default=None,
+                                          description="the customer's explicit language choice (an override)")
+    locale: LanguageCode | None = Field(default=None,
+                                        description="a hint from the channel, e.g. 'de-DE'; weaker than text")
+    metadata: dict[MetadataKey, MetadataValue] = Field(default_factory=dict, max_length=MAX_METADATA_ITEMS)
 
     @field_validator("market")
     @classmethod
     def _market(cls, value: str) -> str:
         return normalize_market(value)
 
-    @field_validator("channel")
+    @field_validator("channel", mode="before")
     @classmethod
-    def _channel(cls, value: str) -> str:
-        return value.strip().lower()
+    def _channel(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("language")
     @classmethod
     def _language(cls, value: str | None) -> str | None:
         return normalize_language(value) if value else None
 
-    @field_validator("metadata")
+
+class AnswerRequest(CustomerMessage):
+    """A customer message of one tenant: what the agent answers (``polydesk ask``, the API)."""
+
+    tenant: str
+
+    @field_validator("tenant")
     @classmethod
-    def _small_metadata(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(value) > MAX_METADATA_ITEMS or any(len(k) > 64 or len(v) > 512 for k, v in value.items()):
-            raise ValueError(f"metadata takes at most {MAX_METADATA_ITEMS} items, keys ≤ 64 and values ≤ 512 chars")
-        return value
+    def _tenant(cls, value: str) -> str:
+        return normalize_tenant(value)
 
 
 class Turn(BaseModel):

@@ -41,6 +41,8 @@ from polydesk.settings import Settings
 
 KEY_PREFIX = "polydesk:conv"
 LOCK_PREFIX = "polydesk:lock:conv"
+# The customer index: per (tenant, customer) a set of the keys that hold that customer's data (erasure reads it).
+CUSTOMER_PREFIX = "polydesk:cust"
 
 
 def encode_vector(vector: np.ndarray) -> str:
@@ -129,6 +131,20 @@ class ConversationStore:
     def key(tenant: str, conversation_id: str) -> str:
         return f"{KEY_PREFIX}:{tenant}:{conversation_id}"
 
+    @staticmethod
+    def customer_key(tenant: str, customer_id: str) -> str:
+        return f"{CUSTOMER_PREFIX}:{tenant}:{customer_id}"
+
+    def link_customer(self, pipe: redis.client.Pipeline, tenant: str, customer_id: str, key: str) -> None:
+        """Queue on ``pipe`` the registration of ``key`` as holding data of the customer (erased with them).
+
+        The index lives ``ttl_s`` (the conversation retention) after the latest link, so keys linked here
+        should not outlive that.
+        """
+        index = self.customer_key(tenant, customer_id)
+        pipe.sadd(index, key)
+        pipe.expire(index, self.ttl_s)
+
     def get(self, tenant: str, conversation_id: str) -> Conversation | None:
         with redis_errors("read the conversation"):
             raw = self.client.get(self.key(tenant, conversation_id))
@@ -140,15 +156,20 @@ class ConversationStore:
             raise StoreError(f"conversation {conversation_id} is stored in an unreadable form: {exc}") from exc
 
     def save(self, conversation: Conversation, *, events: Sequence[HandoffEvent] = ()) -> None:
-        """Write the conversation (restarting its retention period) and publish ``events``, atomically."""
+        """Write the conversation (restarting its retention period), link it to its customer, publish ``events``.
+
+        All in one round trip and, when there is a customer or an event, one transaction.
+        """
         data = conversation.model_dump_json()
         key = self.key(conversation.tenant, conversation.id)
         with redis_errors("save the conversation"):
-            if not events:
+            if not events and conversation.customer_id is None:
                 self.client.set(key, data, ex=self.ttl_s)
                 return
             with self.client.pipeline(transaction=True) as pipe:
                 pipe.set(key, data, ex=self.ttl_s)
+                if conversation.customer_id is not None:
+                    self.link_customer(pipe, conversation.tenant, conversation.customer_id, key)
                 for event in events:
                     self.events.publish(event, pipe=pipe)
                 pipe.execute()

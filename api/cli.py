@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from polydesk.errors import InputError, PolydeskError
+from polydesk.errors import ConfigError, InputError, PolydeskError
 from polydesk.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -493,6 +493,69 @@ def events_dead(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 for all).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes; more than 1 needs a Qdrant server.")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the HTTP service (API docs at /docs), with the ingestion job worker and the webhook delivery.
+
+    Keys come from `POLYDESK_API_KEYS`; without it, demo keys for tenant `tidewell` (one per role) are
+    created once in `DATA_DIR/api-keys.json` (mode 600) and printed the first time.
+    """
+    import uvicorn
+
+    from api.app import configured_keys
+
+    settings = _settings()
+    with _errors(False):
+        if workers > 1 and not settings.qdrant_url:
+            raise ConfigError("--workers > 1 needs POLYDESK_QDRANT_URL: the embedded Qdrant engine is opened by "
+                              "one process at a time")
+        keys, created = configured_keys(settings)
+    if created is not None:
+        console.print(f"API keys created in {created} (shown once):")
+        for key in keys:
+            console.print(f"  {key.role:<9} {key.key.get_secret_value()}  (tenant {key.tenant})")
+    else:
+        console.print(f"{len(keys)} API keys loaded for tenants {', '.join(sorted({k.tenant for k in keys}))}")
+    uvicorn.run("api.app:serve_app", factory=True, host=host, port=port, workers=workers, log_level=log_level)
+
+
+inbox_app = typer.Typer(help="Messages kept while Redis or the store was down (POLYDESK_DEGRADED_REPLY).",
+                        no_args_is_help=True)
+app.add_typer(inbox_app, name="inbox")
+
+
+@inbox_app.command("list")
+def inbox_list(as_json: JsonOption = False) -> None:
+    """Show the kept messages."""
+    from agent.inbox import Inbox
+
+    entries = Inbox(_settings().inbox_path).pending()
+    if as_json:
+        print(json.dumps(entries, ensure_ascii=False))
+        return
+    for entry in entries:
+        request: Any = entry["request"]
+        console.print(f"{request['tenant']} · {request['market']} · {request['channel']} · "
+                      f"{escape(str(request['message']))}")
+    console.print(f"{len(entries)} kept")
+
+
+@inbox_app.command("replay")
+def inbox_replay(as_json: JsonOption = False) -> None:
+    """Publish each kept message as a handoff event (a person answers it), then empty the inbox."""
+    from agent.events import EventLog
+    from agent.inbox import Inbox
+
+    with _redis(as_json) as client:
+        count = Inbox(_settings().inbox_path).replay(EventLog(client))
+    print(json.dumps({"replayed": count}) if as_json else f"{count} messages handed to people as handoff events")
+
+
+@app.command()
 def demo(
     path: Annotated[Path, typer.Option(help="The demo brand folder.")] = DEMO_DIR,
 ) -> None:
@@ -513,8 +576,8 @@ def demo(
         with Agent.open(settings) as agent:
             for market, channel, message in DEMO_QUESTIONS:
                 console.rule(escape(f"{market} · {channel} · {message}"))
-                _print_reply(agent.answer(AnswerRequest(tenant=DEMO_TENANT, market=market, channel=channel,
-                                                        message=message)))
+                _print_reply(agent.answer(AnswerRequest.model_validate(
+                    {"tenant": DEMO_TENANT, "market": market, "channel": channel, "message": message})))
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -96,6 +96,11 @@ class Progress:
 ProgressCallback = Callable[[Progress], None]
 
 
+def _record_source(source: SourceFile) -> str:
+    prefix = source.options.source_prefix
+    return f"{prefix}{source.document_id}" if prefix is not None else str(source.path)
+
+
 class Ingestor:
     def __init__(self, *, index: KnowledgeIndex, settings: Settings, chunker: Chunker | None = None,
                  redactor: Redactor | None = None, detector: LanguageDetector | None = None,
@@ -194,7 +199,7 @@ class Ingestor:
         language = languages.most_common(1)[0][0] if len(languages) == 1 else "mul"
         record = DocumentRecord(
             tenant=source.options.tenant, document_id=source.document_id, version=version, title=title,
-            source=str(source.path), kind=kind, market=source.options.market,
+            source=_record_source(source), kind=kind, market=source.options.market,
             language=language, source_hash=fingerprint, chunk_count=len(chunks),
         )
         return _Prepared(result=result, record=record, chunks=chunks)

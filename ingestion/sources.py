@@ -38,6 +38,9 @@ class SourceOptions:
     kind: Kind | None = None  # None: decided by the file type (faq, conversation, doc)
     language: str | None = None  # None: detected per chunk
     redact: bool = False
+    # Where the documents came from, for their records: None keeps the file's path (a CLI ingest of a folder);
+    # an upload says "upload:" so records name the document, not a spool folder that is gone after the job.
+    source_prefix: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

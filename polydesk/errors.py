@@ -12,10 +12,15 @@ PolydeskError
 │   ├── CorruptFileError        code ``corrupt_file``
 │   ├── EncryptedFileError      code ``encrypted_file``
 │   ├── FileTooLargeError       code ``file_too_large``
+│   ├── TooManyFilesError       code ``too_many_files``
+│   ├── UnsafeArchiveError      code ``unsafe_archive`` (a zip bomb, nested or oversized archive)
 │   └── InvalidRecordError      code ``invalid_record`` (FAQ row, transcript line)
+├── AuthenticationError         code ``unauthenticated``: no API key, or an unknown one
+├── PermissionDeniedError       code ``forbidden``: the key's role may not do this
+├── RateLimitedError            code ``rate_limited``: too many requests; ``retry_after_s`` says when to retry
 ├── NotFoundError               code ``not_found``
 ├── ConflictError               code ``conflict``: the state does not allow it now (busy, not handed off)
-└── StoreError                  code ``store_unavailable``: the index could not be read or written
+└── StoreError                  code ``store_unavailable``: the index or Redis could not be read or written
 """
 
 from __future__ import annotations
@@ -62,8 +67,32 @@ class FileTooLargeError(InputError):
     code = "file_too_large"
 
 
+class TooManyFilesError(InputError):
+    code = "too_many_files"
+
+
+class UnsafeArchiveError(InputError):
+    code = "unsafe_archive"
+
+
 class InvalidRecordError(InputError):
     code = "invalid_record"
+
+
+class AuthenticationError(PolydeskError):
+    code = "unauthenticated"
+
+
+class PermissionDeniedError(PolydeskError):
+    code = "forbidden"
+
+
+class RateLimitedError(PolydeskError):
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class NotFoundError(PolydeskError):

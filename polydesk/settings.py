@@ -60,6 +60,9 @@ class Settings(BaseSettings):
 
     # Ingestion limits and redaction.
     max_file_mb: float = Field(default=50.0, gt=0)
+    max_upload_files: int = Field(default=20, ge=1, le=1000, description="files per knowledge upload")
+    max_upload_total_mb: float = Field(default=200.0, gt=0, description="all files of one knowledge upload")
+    job_retention_hours: float = Field(default=168.0, gt=0, description="how long a finished ingestion job is kept")
     redact_documents: bool = Field(default=False, description="redact PII in documents too (conversations always)")
     redact_patterns: dict[str, str] = Field(
         default_factory=dict, description='extra redaction patterns, label -> regex, e.g. {"ORDER": "TW-\\\\d{6}"}'
@@ -101,6 +104,21 @@ class Settings(BaseSettings):
         default=24.0, gt=0, description="an event not delivered within this is dead-lettered"
     )
 
+    # The HTTP service (api/): keys, limits, and what to do when Redis or the store is down.
+    api_keys: SecretStr | None = Field(
+        default=None,
+        description='JSON list of {"key", "tenant", "role": connector|content|admin}; hashed on load. '
+                    "None: `polydesk serve` creates demo keys once (data_dir/api-keys.json, mode 600)",
+    )
+    rate_limit_per_minute: int = Field(default=600, ge=1, le=1_000_000, description="requests per API key")
+    rate_limit_burst: int = Field(default=60, ge=1, le=1_000_000, description="requests a key may send at once")
+    idempotency_ttl_hours: float = Field(default=24.0, gt=0, description="how long a replayable reply is kept")
+    degraded_reply: bool = Field(
+        default=False,
+        description="when Redis or the store is down, answer 'a person will get back to you' (and keep the "
+                    "message in data_dir/inbox) instead of 503",
+    )
+
     @field_validator("redact_patterns")
     @classmethod
     def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
@@ -117,6 +135,9 @@ class Settings(BaseSettings):
     def _check_consistency(self) -> Settings:
         if self.chunk_overlap_tokens >= self.chunk_tokens:
             raise ValueError("chunk_overlap_tokens must be smaller than chunk_tokens")
+        if self.idempotency_ttl_hours > self.conversation_ttl_hours:
+            # An erasure finds stored replies through the customer index, which lives as long as conversations.
+            raise ValueError("idempotency_ttl_hours must not exceed conversation_ttl_hours")
         if self.embedder == "sentence-transformers" and not self.embedding_model:
             raise ValueError("embedder=sentence-transformers needs POLYDESK_EMBEDDING_MODEL (a path or a name)")
         return self
@@ -124,6 +145,20 @@ class Settings(BaseSettings):
     @property
     def max_file_bytes(self) -> int:
         return int(self.max_file_mb * 1024 * 1024)
+
+    @property
+    def max_upload_total_bytes(self) -> int:
+        return int(self.max_upload_total_mb * 1024 * 1024)
+
+    @property
+    def upload_dir(self) -> Path:
+        """Where uploaded files wait for their ingestion job (shared by every replica that runs jobs)."""
+        return self.data_dir / "uploads"
+
+    @property
+    def inbox_path(self) -> Path:
+        """Messages received while Redis or the store was down (``degraded_reply``), one JSON object per line."""
+        return self.data_dir / "inbox" / "pending.jsonl"
 
     @property
     def qdrant_path(self) -> Path:

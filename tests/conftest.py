@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 import polydesk  # noqa: F401  (offline switches first)
+from agent.escalation import EscalationPolicy
+from agent.intents import IntentClassifier
 from ingestion.pipeline import Ingestor, IngestReport
 from ingestion.sources import SourceOptions
 from knowledge.embedder import Embedder, create_embedder
@@ -19,6 +21,13 @@ from polydesk.settings import Settings
 def embedder() -> Embedder:
     """The default embedder (multilingual-e5-small on ONNX Runtime), converted once into the model cache."""
     return create_embedder(Settings(_env_file=None))  # type: ignore[call-arg]
+
+
+@pytest.fixture(scope="session")
+def escalation_policy(embedder: Embedder) -> EscalationPolicy:
+    """The intent classifier trained on the shipped examples (cached in the model cache after the first run)."""
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    return EscalationPolicy(IntentClassifier.load_or_train(embedder, settings.model_cache_dir))
 
 
 @pytest.fixture

@@ -7,21 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from agent.escalation import EscalationPolicy
-from agent.intents import IntentClassifier
 from agent.pipeline import Agent
 from agent.state import ConversationStore
 from ingestion.pipeline import IngestReport
-from knowledge.embedder import Embedder
 from knowledge.index import KnowledgeIndex
 from personas import PersonaCatalog
 from polydesk.settings import Settings
-
-
-@pytest.fixture(scope="session")
-def escalation_policy(embedder: Embedder) -> EscalationPolicy:
-    """The intent classifier trained on the shipped examples (cached in the model cache after the first run)."""
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    return EscalationPolicy(IntentClassifier.load_or_train(embedder, settings.model_cache_dir))
 
 
 @pytest.fixture(scope="module")

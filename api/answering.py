@@ -1,0 +1,63 @@
+"""Answering one customer message for a caller: what ``/v1/answer``, its stream and chat completions share.
+
+Idempotency (a retried request gets the first reply), the degraded mode (a safe reply and
+the message kept in the inbox when Redis or the store is down, if configured; else 503
+``store_unavailable``) and the answer metrics live here, so the three endpoints behave alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from agent.schema import AnswerRequest, CustomerMessage, Reply
+from api.auth import Caller
+from api.deps import Services
+from polydesk.errors import StoreError
+
+log = logging.getLogger("polydesk.api")
+
+# After a sentence's end: Latin/Arabic punctuation before a space, CJK punctuation anywhere; or a paragraph.
+_PIECE_END = re.compile(r"(?<=[.!?؟])(?=\s)|(?<=[。！？])|(?<=\n)")
+
+
+def answer(services: Services, caller: Caller, message: CustomerMessage, *,
+           idempotency_key: str | None = None) -> tuple[Reply, bool]:
+    """The reply to ``message`` and whether it is a replay of an earlier request with the same key."""
+    request = AnswerRequest(tenant=caller.tenant, **message.model_dump())
+    try:
+        if idempotency_key is None:
+            reply = services.agent.answer(request)
+        else:
+            with services.idempotency.claim(caller.tenant, idempotency_key, message) as claim:
+                if claim.replay is not None:
+                    return claim.replay, True
+                reply = claim.done(services.agent.answer(request), customer_id=request.customer_id)
+    except StoreError as exc:
+        if not services.settings.degraded_reply:
+            raise
+        reply = services.agent.safe_reply(request)
+        services.inbox.keep(request.model_copy(update={"conversation_id": reply.conversation_id}), reason=exc.code)
+        services.metrics.degraded.labels(request.market).inc()
+        log.warning("kept a message for later: %s", exc.message)
+        return reply, False
+    services.metrics.observe_reply(reply, market=request.market)
+    return reply, False
+
+
+def sse_response(description: str) -> dict[str, object]:
+    """The OpenAPI entry of a ``text/event-stream`` answer: ``schema`` describes one event (before OpenAPI 3.2)."""
+    event = {"type": "object", "required": ["data"], "properties": {
+        "event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0}}}
+    return {"description": description, "content": {"text/event-stream": {"schema": event}}}
+
+
+def sse_event(data: str, *, event: str | None = None) -> str:
+    """One Server-Sent Event on the wire (``data`` is one line: JSON, or OpenAI's ``[DONE]``)."""
+    return (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
+
+
+def pieces(text: str) -> list[str]:
+    """``text`` in sentence-sized pieces that join back to exactly ``text`` (no spaces assumed)."""
+    return [piece for piece in _PIECE_END.split(text) if piece]

@@ -1,0 +1,127 @@
+"""What routes depend on: the process's services and the caller behind the API key.
+
+Routes read like sentences (CONVENTIONS: full-stack-fastapi-template):
+``def answer(body: AnswerBody, caller: ConnectorCaller, services: ServicesDep)``.
+The tenant of every request is the caller's: no route takes a tenant from the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Annotated
+
+import redis
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from agent.events import WebhookDispatcher
+from agent.inbox import Inbox
+from agent.pipeline import Agent
+from api.auth import ApiKey, Caller, KeyRing, Role
+from api.idempotency import IdempotencyStore
+from api.metrics import Metrics
+from api.ratelimit import RateLimiter
+from ingestion.jobs import JobQueue
+from polydesk.errors import AuthenticationError, PermissionDeniedError
+from polydesk.settings import Settings
+
+log = logging.getLogger("polydesk.api")
+
+
+@dataclass
+class Services:
+    """Everything one process shares between requests; opened at start-up, closed at shutdown."""
+
+    settings: Settings
+    agent: Agent
+    keys: KeyRing
+    limiter: RateLimiter
+    metrics: Metrics
+    idempotency: IdempotencyStore
+    inbox: Inbox
+    jobs: JobQueue | None = None
+    webhooks: WebhookDispatcher | None = None
+    warm: threading.Event | None = None  # set when the warm-up is done; None when none was started
+
+    @property
+    def redis(self) -> redis.Redis:
+        return self.agent.conversations.client
+
+    @classmethod
+    def open(cls, settings: Settings, *, keys: Sequence[ApiKey], agent: Agent | None = None,
+             background: bool = True) -> Services:
+        """``background``: this process also runs the ingestion jobs and the webhook delivery."""
+        agent = agent or Agent.open(settings)
+        client = agent.conversations.client
+        jobs = JobQueue(client, index=agent.index, settings=settings) if background else None
+        webhooks = WebhookDispatcher.from_settings(settings, client) if background else None
+        return cls(settings=settings, agent=agent, keys=KeyRing(keys),
+                   limiter=RateLimiter(client, per_minute=settings.rate_limit_per_minute,
+                                       burst=settings.rate_limit_burst, fail_open=settings.degraded_reply),
+                   metrics=Metrics(), jobs=jobs, webhooks=webhooks,
+                   idempotency=IdempotencyStore(client, conversations=agent.conversations,
+                                                ttl_s=int(settings.idempotency_ttl_hours * 3600)),
+                   inbox=Inbox(settings.inbox_path))
+
+    def start(self, *, warm_up: bool) -> None:
+        """Start the background workers; with ``warm_up``, also the agent's warm-up (``/readyz`` waits for it)."""
+        if warm_up:
+            self.warm = threading.Event()
+            threading.Thread(target=self._warm_up, name="polydesk-warm-up", daemon=True).start()
+        if self.jobs is not None:
+            self.jobs.start()
+        if self.webhooks is not None:
+            self.webhooks.start()
+
+    def _warm_up(self) -> None:
+        try:
+            log.info("warmed up in %d dry runs", self.agent.warm_up())
+        except Exception:  # a dry run that fails shows up again, and is reported, with a real request
+            log.exception("the warm-up failed")
+        finally:
+            if self.warm is not None:
+                self.warm.set()
+
+    def close(self, *, close_agent: bool) -> None:
+        if self.jobs is not None:
+            self.jobs.stop()
+        if self.webhooks is not None:
+            self.webhooks.close()
+        if close_agent:
+            self.agent.close()
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer <key>`")
+
+
+def require_role(role: Role) -> Callable[..., Caller]:
+    """A dependency: the caller of a valid key whose role may do ``role``'s work, within its rate limit."""
+
+    def dependency(services: ServicesDep,
+                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
+        if credentials is None or not credentials.credentials:
+            raise AuthenticationError("this endpoint needs an API key: send 'Authorization: Bearer <key>'")
+        caller = services.keys.authenticate(credentials.credentials)
+        if caller is None:
+            raise AuthenticationError("unknown API key")
+        if not caller.allows(role):
+            raise PermissionDeniedError(f"a {caller.role} key may not do this; it needs a {role} or admin key")
+        services.limiter.check(caller.key_id)
+        return caller
+
+    return dependency
+
+
+ConnectorCaller = Annotated[Caller, Depends(require_role("connector"))]
+ContentCaller = Annotated[Caller, Depends(require_role("content"))]
+AdminCaller = Annotated[Caller, Depends(require_role("admin"))]

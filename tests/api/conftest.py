@@ -1,0 +1,113 @@
+"""The real app in-process (Starlette TestClient) with a real embedded Redis and a real Qdrant engine.
+
+- ``api``: on the demo brand's index (tenant ``tidewell``, shared by the session: read-only use).
+- ``fresh_api``: on an empty index of its own, job worker running (upload, delete, erase freely).
+
+Both know keys for tenants ``tidewell`` and ``acme`` in every role: ``harness.headers("admin", "acme")``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from agent.escalation import EscalationPolicy
+from agent.pipeline import Agent
+from agent.state import ConversationStore
+from api.app import create_app
+from api.auth import ROLES, ApiKey
+from api.deps import Services
+from ingestion.pipeline import IngestReport
+from knowledge.embedder import Embedder
+from knowledge.index import KnowledgeIndex
+from personas import PersonaCatalog
+from polydesk.settings import Settings
+
+TENANTS = ("tidewell", "acme")
+
+
+def raw_key(tenant: str, role: str) -> str:
+    return f"pd_test_{tenant}_{role}_key"
+
+
+KEYS = [ApiKey(key=SecretStr(raw_key(tenant, role)), tenant=tenant, role=role) for tenant in TENANTS for role in ROLES]
+
+
+@dataclass
+class ApiHarness:
+    client: TestClient
+    settings: Settings
+
+    @property
+    def services(self) -> Services:
+        services: Services = self.client.app.state.services  # type: ignore[attr-defined]
+        return services
+
+    @staticmethod
+    def headers(role: str, tenant: str = "tidewell", **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {raw_key(tenant, role)}", **extra}
+
+    def ask(self, message: str, *, market: str, channel: str = "web", tenant: str = "tidewell",
+            **fields: Any) -> dict[str, Any]:
+        """POST /v1/answer as the tenant's connector; the reply object (asserts 200)."""
+        response = self.client.post("/v1/answer", headers=self.headers("connector", tenant),
+                                    json={"message": message, "market": market, "channel": channel, **fields})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def _harness(index: KnowledgeIndex, policy: EscalationPolicy, settings: Settings, *,
+             background: bool) -> Iterator[ApiHarness]:
+    conversations = ConversationStore.open(settings)
+    agent = Agent(index=index, catalog=PersonaCatalog.load(), conversations=conversations, escalation=policy,
+                  settings=settings)
+    app = create_app(settings, agent=agent, keys=KEYS, background=background)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield ApiHarness(client=client, settings=settings)
+    conversations.close()
+
+
+def _settings(tmp_path_factory: pytest.TempPathFactory, name: str) -> Settings:
+    # Generous rate limits: tests that check limiting make their own app.
+    return Settings(data_dir=tmp_path_factory.mktemp(name), rate_limit_per_minute=100_000,  # type: ignore[call-arg]
+                    rate_limit_burst=10_000, _env_file=None)
+
+
+@pytest.fixture(scope="module")
+def api(demo: tuple[IngestReport, KnowledgeIndex], escalation_policy: EscalationPolicy,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiHarness]:
+    _, index = demo
+    yield from _harness(index, escalation_policy, _settings(tmp_path_factory, "api"), background=False)
+
+
+@pytest.fixture(scope="module")
+def fresh_api(embedder: Embedder, escalation_policy: EscalationPolicy,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiHarness]:
+    settings = _settings(tmp_path_factory, "fresh-api")
+    index = KnowledgeIndex.open(settings, embedder=embedder)
+    yield from _harness(index, escalation_policy, settings, background=True)
+    index.close()
+
+
+@pytest.fixture
+def app_on(api: ApiHarness) -> Callable[..., TestClient]:
+    """A client of a second app on ``api``'s index and agent parts, but on the given Redis client and settings."""
+
+    def make(client: redis.Redis, data_dir: Path, **values: Any) -> TestClient:
+        settings = Settings(data_dir=data_dir, _env_file=None, **values)  # type: ignore[call-arg]
+        agent = api.services.agent
+        store = ConversationStore(client, ttl_s=3600, max_turns=20)
+        other = Agent(index=agent.index, catalog=agent.catalog, conversations=store, escalation=agent.escalation,
+                      settings=settings)
+        return TestClient(create_app(settings, agent=other, keys=KEYS, background=False),
+                          raise_server_exceptions=False)
+
+    return make
