@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.cli_eval import eval_app
 from polydesk.errors import ConfigError, InputError, PolydeskError
 from polydesk.settings import Settings, get_settings
 
@@ -388,6 +389,8 @@ def release(
     print(json.dumps({"released": conversation_state.id, "owner": conversation_state.owner}) if as_json
           else f"released {conversation_state.id}: the bot answers it again")
 
+
+app.add_typer(eval_app, name="eval")
 
 events_app = typer.Typer(help="Handoff and release events for human-agent desks, and their webhook delivery.",
                          no_args_is_help=True)

@@ -1,0 +1,218 @@
+"""Per-case metrics: answer accuracy, retrieval, similarity to the reference, language, persona, escalation.
+
+``score_case`` turns a case and the reply it got (the Reply JSON of ``agent.schema``, whether it came from the
+agent in-process or over HTTP) into a flat dict of scores; ``evals.aggregate`` averages them per market,
+language, channel and tag. Every score is computed from what the reply shows, nothing else:
+
+- ``correct`` (the headline accuracy): an answerable case is correct when the reply answers (cites a source,
+  does not hand off), states every required fact and no forbidden one; an unanswerable case when the reply
+  cites nothing or hands off (and states no forbidden fact); an escalation case when it hands off.
+- retrieval (answerable cases with reference sources): the cited documents, in citation order, against the
+  reference documents: ragas' ID-based context recall and precision (no LLM), hit@1, hit@3 and MRR.
+- similarity of the reply's body (greeting, sign-off and notices removed) to the reference answer: ragas'
+  chrF (character n-grams: fit for Thai, Japanese and Chinese), ragas' normalised Levenshtein similarity,
+  and ROUGE-L over words, or characters in scripts written without spaces (ragas' ``RougeScore`` tokenises
+  with rouge-score's default, which keeps only ASCII letters and digits: it scores Thai against Thai on the
+  digits alone).
+- language: the reply's declared language and the language detected in its body are the customer's.
+- persona: the persona routing expects for (tenant, channel, market) answered, greeting on the first reply
+  only, sign-off, length, no term the market or persona bans, honorific forms where the market requires them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import unicodedata
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from evals.facts import check_facts
+from evals.suite import Case
+from personas import PersonaCatalog
+from polydesk.language import LanguageDetector, language_family
+from polydesk.terms import UNSPACED, TermSet
+
+HIT_KS = (1, 3)
+T = TypeVar("T")
+
+
+class MultilingualTokenizer:
+    """Words in spaced scripts; characters (with their combining marks) in scripts written without spaces.
+
+    >>> MultilingualTokenizer().tokenize("ส่งฟรี 8日 Free shipping")
+    ['ส่', 'ง', 'ฟ', 'รี', '8', '日', 'free', 'shipping']
+    """
+
+    def tokenize(self, text: str) -> list[str]:
+        tokens: list[str] = []
+        word = ""
+        for char in unicodedata.normalize("NFKC", text).casefold():
+            if unicodedata.category(char).startswith("M"):
+                if word:
+                    word += char
+                elif tokens:
+                    tokens[-1] += char
+            elif UNSPACED.match(char):
+                if word:
+                    tokens.append(word)
+                    word = ""
+                tokens.append(char)
+            elif char.isalnum() or char == "_":
+                word += char
+            elif word:
+                tokens.append(word)
+                word = ""
+        return tokens + ([word] if word else [])
+
+
+@lru_cache(maxsize=1)
+def _ragas_metrics() -> dict[str, Any]:
+    from ragas.metrics import ChrfScore, IDBasedContextPrecision, IDBasedContextRecall, NonLLMStringSimilarity
+
+    return {"context_recall": IDBasedContextRecall(), "context_precision": IDBasedContextPrecision(),
+            "chrf": ChrfScore(), "string_similarity": NonLLMStringSimilarity()}
+
+
+@lru_cache(maxsize=1)
+def _rouge() -> Any:
+    from rouge_score.rouge_scorer import RougeScorer
+
+    return RougeScorer(["rougeL"], tokenizer=MultilingualTokenizer())
+
+
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Await a coroutine from sync code, also where an event loop already runs (a notebook, an ASGI app)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def _ragas(name: str, **sample: Any) -> float:
+    from ragas.dataset_schema import SingleTurnSample
+
+    metric = _ragas_metrics()[name]
+    return round(float(run_sync(metric.single_turn_ascore(SingleTurnSample(**sample)))), 4)
+
+
+def retrieval_scores(cited: Sequence[str], reference: Sequence[str]) -> dict[str, float]:
+    """Cited document ids (best first, repeats removed) against the documents that hold the answer."""
+    cited = list(dict.fromkeys(cited))
+    relevant = set(reference)
+    rank = next((i for i, doc in enumerate(cited, start=1) if doc in relevant), None)
+    scores = {f"hit_at_{k}": float(rank is not None and rank <= k) for k in HIT_KS}
+    scores["mrr"] = round(1.0 / rank, 4) if rank else 0.0
+    if cited:
+        scores["context_recall"] = _ragas("context_recall", retrieved_context_ids=cited,
+                                          reference_context_ids=list(reference))
+        scores["context_precision"] = _ragas("context_precision", retrieved_context_ids=cited,
+                                             reference_context_ids=list(reference))
+    else:
+        scores["context_recall"] = scores["context_precision"] = 0.0
+    return scores
+
+
+def similarity_scores(response: str, reference: str) -> dict[str, float]:
+    """chrF, normalised Levenshtein similarity (ragas) and ROUGE-L F1 (multilingual tokens), each in [0, 1]."""
+    rouge = _rouge().score(reference, response)["rougeL"].fmeasure
+    return {"chrf": _ragas("chrf", response=response, reference=reference),
+            "string_similarity": _ragas("string_similarity", response=response, reference=reference),
+            "rouge_l": round(float(rouge), 4)}
+
+
+def observed_outcome(reply: dict[str, Any]) -> str:
+    if reply["status"] == "handed_off" or reply["escalation"].get("escalate"):
+        return "escalate"
+    return "answer" if reply.get("citations") else "decline"
+
+
+def is_correct(case: Case, outcome: str, missing: Sequence[str], forbidden: Sequence[str]) -> bool:
+    if case.expect == "escalate":
+        return outcome == "escalate"
+    if case.expect == "decline":
+        return outcome in ("decline", "escalate") and not forbidden
+    return outcome == "answer" and not missing and not forbidden
+
+
+class CaseScorer:
+    """Scores replies to cases; holds the persona catalog and language detector the checks need."""
+
+    def __init__(self, *, catalog: PersonaCatalog | None = None, tenant: str = "tidewell") -> None:
+        self.catalog = catalog or PersonaCatalog.load()
+        self.tenant = tenant
+        self.detector = LanguageDetector()
+
+    def score(self, case: Case, reply: dict[str, Any] | None) -> dict[str, Any]:
+        if reply is None:
+            return {"outcome": "error", "correct": False, "facts_found": [], "facts_missing": list(case.must_contain),
+                    "forbidden_found": [], "fact_recall": 0.0 if case.must_contain else None}
+        resolved = self.catalog.resolve(tenant=self.tenant, channel=case.channel, market=case.market)
+        body, parts = split_reply(reply["text"], resolved.persona.greeting(reply["language"]),
+                                  resolved.persona.sign_off(reply["language"]))
+        outcome = observed_outcome(reply)
+        facts = check_facts(body, case.must_contain, case.must_not_contain)
+        scores: dict[str, Any] = {
+            "outcome": outcome, "correct": is_correct(case, outcome, facts.missing, facts.forbidden),
+            "facts_found": facts.found, "facts_missing": facts.missing, "forbidden_found": facts.forbidden,
+            "fact_recall": facts.recall,
+        }
+        if case.expect == "answer" and case.sources:
+            cited = [c["document_id"] for c in reply.get("citations", [])]
+            scores.update(retrieval_scores(cited, case.sources))
+        if case.reference and body.strip() and outcome == "answer":
+            scores.update(similarity_scores(body, case.reference))
+        if reply["status"] == "answered" and reply["text"].strip():
+            scores.update(self._language(case, reply, body))
+            scores.update(self._persona(case, reply, resolved, parts))
+        return scores
+
+    def _language(self, case: Case, reply: dict[str, Any], body: str) -> dict[str, Any]:
+        expected = language_family(case.language)
+        detected = self.detector.detect(body, market=case.market, default=reply["language"])
+        declared_ok = language_family(reply["language"]) == expected
+        return {"language_detected": detected,
+                "language_match": declared_ok and language_family(detected) == expected}
+
+    def _persona(self, case: Case, reply: dict[str, Any], resolved: Any, parts: dict[str, Any]) -> dict[str, Any]:
+        persona, market = resolved.persona, resolved.market
+        language = reply["language"]
+        first = not case.history
+        checks = {
+            "persona_id": reply["persona_id"] == persona.id,
+            "greeting": parts["greeting"] if first else not parts["greeting"],
+            "sign_off": parts["sign_off"],
+            "length": parts["chars"] <= persona.max_reply_chars,
+        }
+        banned = _banned_terms(tuple(market.culture.avoid_terms.get(language, ())), persona.avoid_phrases)
+        found = sorted({label for label, _ in banned.find(reply["text"])})
+        checks["banned_terms"] = not found
+        honorifics = market.culture.honorifics
+        if honorifics and honorifics.required and honorifics.forms and \
+                language_family(language) == language_family(market.default_language):
+            forms = TermSet.compile([(form, form) for form in honorifics.forms])
+            checks["honorifics"] = bool(forms.find(reply["text"]))
+        failed = [name for name, ok in checks.items() if not ok]
+        return {"persona_compliant": not failed, "persona_failed": failed, "banned_found": found}
+
+
+@lru_cache(maxsize=256)
+def _banned_terms(market_terms: tuple[str, ...], persona_phrases: tuple[str, ...]) -> TermSet:
+    return TermSet.compile([(t, t) for t in (*market_terms, *persona_phrases)])
+
+
+def split_reply(text: str, greeting: str, sign_off: str) -> tuple[str, dict[str, Any]]:
+    """The answer body of a reply (without greeting, sign-off and the notices after it) and what was found."""
+    body = text.strip()
+    has_greeting = bool(greeting) and body.startswith(greeting.strip())
+    if has_greeting:
+        body = body[len(greeting.strip()):]
+    at = body.rfind(sign_off.strip()) if sign_off.strip() else -1
+    chars = len(text.strip())
+    if at >= 0:
+        chars = len(text.strip()) - len(body) + at + len(sign_off.strip())
+        body = body[:at]
+    return body.strip(), {"greeting": has_greeting, "sign_off": at >= 0, "chars": chars}
