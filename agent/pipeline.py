@@ -292,7 +292,8 @@ class Agent:
         return Reply(
             status="answered", conversation_id=conversation.id, text=text, language=decision.language,
             persona_id=resolved.persona.id, generator=draft.generator, citations=citations,
-            confidence=round(retrieval.confidence, 4), escalation=escalation, guardrails=findings,
+            retrieved=_ranked_documents(retrieval), confidence=round(retrieval.confidence, 4), escalation=escalation,
+            guardrails=findings,
             fallback_reason=draft.fallback_reason, notices=[n.id for n in notices], query=retrieval.query,
             timings_ms=clock.total(),
         )
@@ -395,6 +396,7 @@ class Agent:
         return Reply(
             status="answered", conversation_id=conversation.id, text=text, language=language,
             persona_id=resolved.persona.id, generator="handoff",
+            retrieved=_ranked_documents(retrieval) if retrieval else [],
             confidence=round(retrieval.confidence, 4) if retrieval else 0.0, escalation=escalation,
             notices=[n.id for n in notices], query=retrieval.query if retrieval else "", timings_ms=clock.total(),
         )
@@ -427,6 +429,10 @@ def _unanswered_streak(conversation: Conversation, signals: Signals, retrieval: 
     same_topic = previous is not None and (retrieval.rewritten or float(decode_vector(previous) @ vector) >= SAME_TOPIC)
     conversation.unanswered = [*(conversation.unanswered if same_topic else []), encode_vector(vector)][-10:]
     return len(conversation.unanswered)
+
+
+def _ranked_documents(retrieval: Retrieval) -> list[str]:
+    return list(dict.fromkeys(e.chunk.document_id for e in retrieval.evidence))
 
 
 def _citation(evidence: Evidence) -> Citation:

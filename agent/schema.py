@@ -189,6 +189,8 @@ class Reply(BaseModel):
     persona_id: str
     generator: str
     citations: list[Citation] = Field(default_factory=list)
+    retrieved: list[str] = Field(default_factory=list, description="document ids retrieval found, best first, "
+                                 "cited or not (what retrieval metrics rank)")
     confidence: float = Field(ge=0.0, le=1.0)
     escalation: Escalation = Field(default_factory=Escalation)
     guardrails: list[GuardrailFinding] = Field(default_factory=list)

@@ -7,8 +7,9 @@ language, channel and tag. Every score is computed from what the reply shows, no
 - ``correct`` (the headline accuracy): an answerable case is correct when the reply answers (cites a source,
   does not hand off), states every required fact and no forbidden one; an unanswerable case when the reply
   cites nothing or hands off (and states no forbidden fact); an escalation case when it hands off.
-- retrieval (answerable cases with reference sources): the cited documents, in citation order, against the
-  reference documents: ragas' ID-based context recall and precision (no LLM), hit@1, hit@3 and MRR.
+- retrieval (answerable cases with reference sources): the documents retrieval ranked (the reply's
+  ``retrieved``; the cited ones in citation order for a reply without it) against the reference documents:
+  ragas' ID-based context recall and precision (no LLM), hit@1, hit@3 and MRR.
 - similarity of the reply's body (greeting, sign-off and notices removed) to the reference answer: ragas'
   chrF (character n-grams: fit for Thai, Japanese and Chinese), ragas' normalised Levenshtein similarity,
   and ROUGE-L over words, or characters in scripts written without spaces (ragas' ``RougeScore`` tokenises
@@ -99,9 +100,9 @@ def _ragas(name: str, **sample: Any) -> float:
     return round(float(run_sync(metric.single_turn_ascore(SingleTurnSample(**sample)))), 4)
 
 
-def retrieval_scores(cited: Sequence[str], reference: Sequence[str]) -> dict[str, float]:
-    """Cited document ids (best first, repeats removed) against the documents that hold the answer."""
-    cited = list(dict.fromkeys(cited))
+def retrieval_scores(ranked: Sequence[str], reference: Sequence[str]) -> dict[str, float]:
+    """Retrieved document ids (best first, repeats removed) against the documents that hold the answer."""
+    cited = list(dict.fromkeys(ranked))
     relevant = set(reference)
     rank = next((i for i, doc in enumerate(cited, start=1) if doc in relevant), None)
     scores = {f"hit_at_{k}": float(rank is not None and rank <= k) for k in HIT_KS}
@@ -161,8 +162,9 @@ class CaseScorer:
             "fact_recall": facts.recall,
         }
         if case.expect == "answer" and case.sources:
-            cited = [c["document_id"] for c in reply.get("citations", [])]
-            scores.update(retrieval_scores(cited, case.sources))
+            # Ranked by retrieval when the reply says (``retrieved``), else the cited documents in citation order.
+            ranked = reply.get("retrieved") or [c["document_id"] for c in reply.get("citations", [])]
+            scores.update(retrieval_scores(ranked, case.sources))
         if case.reference and body.strip() and outcome == "answer":
             scores.update(similarity_scores(body, case.reference))
         if reply["status"] == "answered" and reply["text"].strip():

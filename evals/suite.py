@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from knowledge.schema import normalize_language, normalize_market
+from knowledge.schema import LanguageTag, MarketCode, normalize_market
 from polydesk.errors import InputError
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
@@ -37,9 +37,9 @@ class Case(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-    market: str
+    market: MarketCode
     channel: str = "web"
-    language: str = Field(description="the language the reply must be in (the customer's)")
+    language: LanguageTag = Field(description="the language the reply must be in (the customer's)")
     history: list[str] = Field(default_factory=list, description="earlier customer messages of the conversation")
     message: str = Field(min_length=1)
     reference: str = Field(default="", description="a good answer, for the similarity metrics")
@@ -50,16 +50,6 @@ class Case(BaseModel):
     escalate: bool = False
     queue: str | None = None
     tags: list[str] = Field(default_factory=list)
-
-    @field_validator("market")
-    @classmethod
-    def _market(cls, value: str) -> str:
-        return normalize_market(value)
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, value: str) -> str:
-        return normalize_language(value)
 
     @field_validator("channel")
     @classmethod

@@ -20,9 +20,9 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Kind = Literal["doc", "faq", "policy", "conversation"]
 KINDS: tuple[Kind, ...] = ("doc", "faq", "policy", "conversation")
@@ -62,6 +62,11 @@ def normalize_language(value: str) -> str:
     if not (2 <= len(primary) <= 3 and primary.isalpha() and primary.isascii()):
         raise ValueError(f"language must be an ISO 639 code such as 'de' or 'pt-br', got {value!r}")
     return value
+
+
+# Fields of any model that takes a market or a language: validated and normalised the same way everywhere.
+MarketCode = Annotated[str, AfterValidator(normalize_market)]
+LanguageTag = Annotated[str, AfterValidator(normalize_language)]
 
 
 class Chunk(BaseModel):

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import ContentCaller, Services, ServicesDep
@@ -25,7 +25,7 @@ from api.uploads import UploadLimits, check_file, receive_multipart, safe_docume
 from ingestion.jobs import Job, JobQueue, Spool
 from ingestion.sources import SourceOptions
 from ingestion.transcripts import Conversation
-from knowledge.schema import DocumentRecord, Kind, normalize_language, normalize_market
+from knowledge.schema import DocumentRecord, Kind, LanguageTag, MarketCode, normalize_language, normalize_market
 from polydesk.errors import FileTooLargeError, InputError, NotFoundError, StoreError, UnsupportedTypeError
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
@@ -115,8 +115,8 @@ class DocumentDetail(DocumentPublic):
 class FaqItem(BaseModel):
     question: str = Field(min_length=1, max_length=4000)
     answer: str = Field(min_length=1, max_length=20000)
-    market: str | None = Field(default=None, description="this row's market, when it differs from the batch's")
-    language: str | None = None
+    market: MarketCode | None = Field(default=None, description="this row's market, when it differs from the batch's")
+    language: LanguageTag | None = None
     category: str | None = Field(default=None, max_length=200)
 
 
@@ -133,22 +133,12 @@ class KnowledgeBatch(BaseModel):
     ]})
 
     name: str = Field(min_length=1, max_length=300, description="the document id (an extension is added)")
-    market: str = "*"
-    language: str | None = None
+    market: MarketCode = "*"
+    language: LanguageTag | None = None
     kind: Kind | None = None
     redact: bool = False
     faq: list[FaqItem] | None = Field(default=None, min_length=1, max_length=10000)
     conversations: list[Conversation] | None = Field(default=None, min_length=1, max_length=10000)
-
-    @field_validator("market")
-    @classmethod
-    def _market(cls, value: str) -> str:
-        return normalize_market(value)
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, value: str | None) -> str | None:
-        return normalize_language(value) if value else None
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:

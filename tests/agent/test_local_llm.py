@@ -136,7 +136,8 @@ def test_llm_generator_end_to_end(local: LocalLLM) -> None:
         confidence=0.9,
         min_confidence=0.35,
     )
-    generator = LLMGenerator(MODEL, fallback=FakeFallback(), max_tokens=48, temperature=0)
+    # A generous timeout: the CPU model takes ~10 s here, and a busy machine must not turn that into a fallback.
+    generator = LLMGenerator(MODEL, fallback=FakeFallback(), max_tokens=48, temperature=0, timeout_s=120)
     draft = generator.generate(request)
 
     assert draft.fallback_reason is None

@@ -9,32 +9,24 @@ from typing import Any
 import pytest
 
 from agent.escalation import EscalationPolicy
-from agent.intents import IntentClassifier
 from agent.pipeline import Agent
 from agent.state import ConversationStore
 from evals.runner import InProcessTarget, run_cases
 from evals.suite import SUITES_DIR, Case, load_suites
 from ingestion.pipeline import IngestReport
-from knowledge.embedder import Embedder
 from knowledge.index import KnowledgeIndex
 from personas import PersonaCatalog
 from polydesk.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def eval_escalation_policy(embedder: Embedder) -> EscalationPolicy:
-    settings = Settings(_env_file=None)  # type: ignore[call-arg]
-    return EscalationPolicy(IntentClassifier.load_or_train(embedder, settings.model_cache_dir))
-
-
-@pytest.fixture(scope="session")
-def eval_agent(demo: tuple[IngestReport, KnowledgeIndex], eval_escalation_policy: EscalationPolicy,
+def eval_agent(demo: tuple[IngestReport, KnowledgeIndex], escalation_policy: EscalationPolicy,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     _, index = demo
     settings = Settings(data_dir=tmp_path_factory.mktemp("eval-agent"), _env_file=None)  # type: ignore[call-arg]
     conversations = ConversationStore.open(settings)
     yield Agent(index=index, catalog=PersonaCatalog.load(), conversations=conversations,
-                escalation=eval_escalation_policy, settings=settings)
+                escalation=escalation_policy, settings=settings)
     conversations.close()
 
 
