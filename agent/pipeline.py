@@ -133,7 +133,6 @@ class Agent:
         self.generator: Generator = generator or self.extractive
         self.guardrails = Guardrails()
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # support hours are read on it
-        self._persona_override: str | None = None  # set on preview copies only
 
     @classmethod
     def open(cls, settings: Settings, *, index: KnowledgeIndex | None = None) -> Agent:
@@ -171,12 +170,9 @@ class Agent:
 
         Nothing is saved and no event is published: a content editor can try a persona on a sample question.
         """
-        if persona_id is not None:
-            self.catalog.persona(persona_id)  # NotFoundError for an unknown persona
         dry = copy.copy(self)
         dry.conversations = DryRunConversations(max_turns=self.conversations.max_turns)
-        dry._persona_override = persona_id
-        return dry._answer(request.model_copy(update={"conversation_id": None}), _Clock())
+        return dry._answer(request.model_copy(update={"conversation_id": None}), _Clock(), persona_id=persona_id)
 
     def warm_up(self) -> int:
         """Answer a dry-run message in every market and channel, so no customer waits for first-use work.
@@ -226,13 +222,13 @@ class Agent:
             self.conversations.save(conversation, events=[event])
         return conversation
 
-    def _answer(self, request: AnswerRequest, clock: _Clock) -> Reply:
+    def _answer(self, request: AnswerRequest, clock: _Clock, *, persona_id: str | None = None) -> Reply:
         with clock.stage("state"):
             conversation = self._conversation(request)
         with clock.stage("persona"):
             resolved = self.catalog.resolve(tenant=request.tenant, channel=request.channel, market=request.market)
-            if self._persona_override:
-                resolved = resolved.model_copy(update={"persona": self.catalog.persona(self._persona_override)})
+            if persona_id:  # a preview in a chosen persona
+                resolved = resolved.model_copy(update={"persona": self.catalog.persona(persona_id)})
             rules = self.catalog.escalation(request.market)
         if conversation.owner == "human":
             return self._handed_off(request, conversation, resolved, clock)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -10,10 +10,13 @@ import pytest
 import polydesk  # noqa: F401  (offline switches first)
 from agent.escalation import EscalationPolicy
 from agent.intents import IntentClassifier
+from agent.pipeline import Agent
+from agent.state import ConversationStore
 from ingestion.pipeline import Ingestor, IngestReport
 from ingestion.sources import SourceOptions
 from knowledge.embedder import Embedder, create_embedder
 from knowledge.index import KnowledgeIndex
+from personas import PersonaCatalog
 from polydesk.settings import Settings
 
 
@@ -28,6 +31,23 @@ def escalation_policy(embedder: Embedder) -> EscalationPolicy:
     """The intent classifier trained on the shipped examples (cached in the model cache after the first run)."""
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     return EscalationPolicy(IntentClassifier.load_or_train(embedder, settings.model_cache_dir))
+
+
+AgentFactory = Callable[[KnowledgeIndex, Settings], Agent]
+
+
+@pytest.fixture(scope="session")
+def open_agent(escalation_policy: EscalationPolicy) -> AgentFactory:
+    """Opens an agent on an index, with the built-in personas and an embedded Redis under ``settings.data_dir``.
+
+    The caller closes it with ``agent.conversations.close()`` (the index is the caller's).
+    """
+
+    def make(index: KnowledgeIndex, settings: Settings) -> Agent:
+        return Agent(index=index, catalog=PersonaCatalog.load(), conversations=ConversationStore.open(settings),
+                     escalation=escalation_policy, settings=settings)
+
+    return make
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from agent.escalation import EscalationPolicy
 from agent.pipeline import Agent
 from agent.state import ConversationStore
 from api.app import create_app
@@ -27,10 +26,10 @@ from api.deps import Services
 from ingestion.pipeline import IngestReport
 from knowledge.embedder import Embedder
 from knowledge.index import KnowledgeIndex
-from personas import PersonaCatalog
 from polydesk.settings import Settings
 
 TENANTS = ("tidewell", "acme")
+AgentFactory = Callable[[KnowledgeIndex, Settings], Agent]
 
 
 def raw_key(tenant: str, role: str) -> str:
@@ -64,15 +63,11 @@ class ApiHarness:
         return body
 
 
-def _harness(index: KnowledgeIndex, policy: EscalationPolicy, settings: Settings, *,
-             background: bool) -> Iterator[ApiHarness]:
-    conversations = ConversationStore.open(settings)
-    agent = Agent(index=index, catalog=PersonaCatalog.load(), conversations=conversations, escalation=policy,
-                  settings=settings)
+def _harness(agent: Agent, settings: Settings, *, background: bool) -> Iterator[ApiHarness]:
     app = create_app(settings, agent=agent, keys=KEYS, background=background)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield ApiHarness(client=client, settings=settings)
-    conversations.close()
+    agent.conversations.close()
 
 
 def _settings(tmp_path_factory: pytest.TempPathFactory, name: str) -> Settings:
@@ -82,18 +77,19 @@ def _settings(tmp_path_factory: pytest.TempPathFactory, name: str) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def api(demo: tuple[IngestReport, KnowledgeIndex], escalation_policy: EscalationPolicy,
+def api(demo: tuple[IngestReport, KnowledgeIndex], open_agent: AgentFactory,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiHarness]:
     _, index = demo
-    yield from _harness(index, escalation_policy, _settings(tmp_path_factory, "api"), background=False)
+    settings = _settings(tmp_path_factory, "api")
+    yield from _harness(open_agent(index, settings), settings, background=False)
 
 
 @pytest.fixture(scope="module")
-def fresh_api(embedder: Embedder, escalation_policy: EscalationPolicy,
+def fresh_api(embedder: Embedder, open_agent: AgentFactory,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiHarness]:
     settings = _settings(tmp_path_factory, "fresh-api")
     index = KnowledgeIndex.open(settings, embedder=embedder)
-    yield from _harness(index, escalation_policy, settings, background=True)
+    yield from _harness(open_agent(index, settings), settings, background=True)
     index.close()
 
 

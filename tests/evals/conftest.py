@@ -3,31 +3,26 @@ scored run of the demo suites shared by the tests that read a run folder."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from agent.escalation import EscalationPolicy
 from agent.pipeline import Agent
-from agent.state import ConversationStore
 from evals.runner import InProcessTarget, run_cases
 from evals.suite import SUITES_DIR, Case, load_suites
 from ingestion.pipeline import IngestReport
 from knowledge.index import KnowledgeIndex
-from personas import PersonaCatalog
 from polydesk.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def eval_agent(demo: tuple[IngestReport, KnowledgeIndex], escalation_policy: EscalationPolicy,
+def eval_agent(demo: tuple[IngestReport, KnowledgeIndex], open_agent: Callable[[KnowledgeIndex, Settings], Agent],
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
     _, index = demo
-    settings = Settings(data_dir=tmp_path_factory.mktemp("eval-agent"), _env_file=None)  # type: ignore[call-arg]
-    conversations = ConversationStore.open(settings)
-    yield Agent(index=index, catalog=PersonaCatalog.load(), conversations=conversations,
-                escalation=escalation_policy, settings=settings)
-    conversations.close()
+    agent = open_agent(index, Settings(data_dir=tmp_path_factory.mktemp("eval-agent"), _env_file=None))  # type: ignore[call-arg]
+    yield agent
+    agent.conversations.close()
 
 
 def sample_cases(per_market: int = 3) -> list[Case]:
