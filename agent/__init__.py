@@ -1,1 +1,1 @@
-"""The answer pipeline (planned: issue "The answering agent")."""
+"""The answer pipeline: conversation state, language, signals and escalation, retrieval, generators, guardrails."""

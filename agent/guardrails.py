@@ -1,6 +1,6 @@
 """The guardrails stage: every reply body passes it, whichever generator wrote it.
 
-Six rules run in order; each records a ``GuardrailFinding`` when it changes the body:
+Seven rules run in order; each records a ``GuardrailFinding`` when it changes (or flags) the body:
 
 1. ``forbidden_term``: the market's ``culture.avoid_terms`` (every language listed, since LLMs
    mix languages) remove the sentence, line or bullet holding them.
@@ -12,6 +12,8 @@ Six rules run in order; each records a ``GuardrailFinding`` when it changes the 
 5. ``length``: a body over ``max_body_chars`` is cut at the last sentence end that fits, plus "…".
 6. ``language``: a paragraph in another language than the reply's (or the declared
    ``content_language`` of quoted knowledge) replaces the body with the safe reply.
+7. ``register``: informal address ("du", "tu") in a formal persona's body is flagged, not changed
+   (``agent.register``; the extractive generator already prefers a formal source).
 
 When a removal leaves nothing substantive, or the language is wrong, the body becomes
 ``say("safe_reply", language)`` (action ``"replaced"``) and the later rules are skipped: the
@@ -25,9 +27,9 @@ Lao, Khmer, Burmese, Chinese, Japanese and Korean terms match anywhere (no word 
 Arabic terms match at a word start, also behind the clitics و ف ب ل and the article
 (بالخمر, والبيرة, للخمر), ignore diacritics and tatweel, treat أ إ آ ٱ as ا, ى as ي and ة as ه,
 and may carry any suffix; a bare substring match would read كبيرة ("big") as بيرة ("beer").
-Sentences end at . ! ? … before a space (not after "z. B.", "e.g." or the ordinal "3."), at
-。！？؟, at line breaks and, in Thai, at two or more spaces; a hit in a bullet removes the
-bullet. Bodies are NFC-normalised first (the same text, one encoding).
+Sentences are those of ``polydesk.sentences`` (not ended by "z. B.", "e.g." or the ordinal "3.";
+ended by 。！？؟ without a space, by line breaks and, in Thai, by two or more spaces); a hit in a
+bullet removes the bullet. Bodies are NFC-normalised first (the same text, one encoding).
 
 Language: per paragraph, ignoring URLs, e-mails, numbers and codes such as TW-4417, and
 paragraphs the detector is unsure of (below 0.9, or under 12 letters of Latin-script text).
@@ -62,10 +64,12 @@ import phonenumbers
 import regex
 
 from agent.phrases import say
+from agent.register import register_breaches
 from agent.schema import Evidence, GuardrailFinding
 from personas import EmojiPolicy, Market, Persona
 from polydesk.language import LanguageDetector, language_family
 from polydesk.redaction import Redactor, market_region
+from polydesk.sentences import sentence_spans
 from polydesk.terms import UNSPACED, TermSet
 
 __all__ = ["GuardrailContext", "GuardrailResult", "Guardrails"]
@@ -85,20 +89,6 @@ _PII_LABELS = frozenset({"EMAIL", "CARD", "PHONE"})
 
 _LETTER = re.compile(r"[^\W\d_]")
 _MASKS = re.compile(r"\[(?:EMAIL|CARD|PHONE)\]")
-# Sentence ends: . ! ? … before a space or the end (so 4.95, www.example.com and z.B. stay whole);
-# 。！？؟ anywhere; a line break; in Thai, which has no sentence punctuation, two or more spaces.
-_BREAK = re.compile(
-    r"(?P<stop>[.!?…]+[\"'”’»)\]]*)(?=\s|\Z)"
-    r"|(?P<full>[。！？؟]+[」』）】\"'”’»)\]]*)"
-    r"|(?P<line>\n)"
-    r"|(?P<thai>(?<=[\u0E00-\u0E7F]) {2,})"
-)
-_TOKEN_BEFORE = re.compile(r"[^\s(\[\"'“‘«]+\Z")
-_INITIALS = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")  # e.g, z.B, d.h (the final "." is the terminator)
-_ABBREVIATIONS = frozenset(
-    {"approx", "bzw", "ca", "dept", "dr", "dra", "evtl", "fr", "ggf", "hr", "inkl", "jl", "mr", "mrs", "ms", "nr",
-     "sr", "sra", "st", "str", "tel", "tgl", "usw", "vgl", "vs", "zzgl"}
-)  # fmt: skip
 _BULLET = re.compile(r"[ \t]*(?:[-*•・●▪–]|\d{1,2}[.)])\s")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 # What carries no language: URLs, e-mails, the pii rule's masks, numbers and product codes.
@@ -188,6 +178,7 @@ class Guardrails:
             self._emoji,
             self._length,
             self._language,
+            self._register,
         )
         for rule in rules:
             text = rule(text, ctx, findings)
@@ -270,6 +261,14 @@ class Guardrails:
             return say("safe_reply", ctx.language)
         return text
 
+    def _register(self, text: str, ctx: GuardrailContext, findings: list[GuardrailFinding]) -> str:
+        forms = register_breaches(text, persona=ctx.persona, market=ctx.market, language=ctx.language,
+                                  content_language=ctx.content_language)
+        if forms:
+            detail = f"informal address in a formal persona's reply: {', '.join(forms)}"
+            findings.append(GuardrailFinding(rule="register", detail=detail, action="flagged"))
+        return text
+
     def _cached(
         self, cache: dict[str, tuple[object, TermSet]], key: str, source: S, build: Callable[[S], TermSet]
     ) -> TermSet:
@@ -325,43 +324,13 @@ def _remove_sentences(
 
 
 def _segments(text: str) -> list[_Segment]:
-    """The sentences of ``text`` (see ``_BREAK``), each with the whitespace after it."""
+    """The sentences of ``text``, each with the whitespace after it and the number of its line."""
     segments: list[_Segment] = []
-    start = _after_spaces(text, 0)
     line = 0
-    for match in _BREAK.finditer(text, start):
-        kind = match.lastgroup
-        if match.start() < start or (kind == "stop" and not _ends_sentence(text, match.start(), match.end())):
-            continue
-        end = match.start() if kind in ("line", "thai") else match.end()
-        stop = _after_spaces(text, end)
-        if end > start:
-            segments.append(_Segment(start, end, stop, line))
-        line += "\n" in text[end:stop]
-        start = stop
-    if start < len(text):
-        segments.append(_Segment(start, len(text.rstrip()), len(text), line))
+    for sentence in sentence_spans(text):
+        segments.append(_Segment(sentence.start, sentence.end, sentence.stop, line))
+        line += "\n" in text[sentence.end : sentence.stop]
     return segments
-
-
-def _after_spaces(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos].isspace():
-        pos += 1
-    return pos
-
-
-def _ends_sentence(text: str, start: int, end: int) -> bool:
-    """Whether "." (or "!", "?", "…") at ``start`` ends a sentence, not an abbreviation or ordinal."""
-    if text[start] != "." or text.startswith("..", start):
-        return True
-    token = _TOKEN_BEFORE.search(text, max(0, start - 24), start)
-    word = token.group().lower() if token else ""
-    if (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS or _INITIALS.fullmatch(word):
-        return False
-    if word.isdigit() and len(word) <= 2:  # "am 3. Oktober", "1. Schritt"
-        return False
-    following = text[_after_spaces(text, end) :][:1]
-    return not following.islower()
 
 
 def _units_at(text: str, segments: Sequence[_Segment], start: int, end: int) -> set[int]:

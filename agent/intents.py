@@ -2,15 +2,24 @@
 
 No packaged multilingual intent classifier works offline, so polydesk trains its own:
 a softmax regression over the ten intents and a logistic "angry" head, both on the
-multilingual-e5 query embeddings of a labelled example set that ships with polydesk
-(``agent/data/intents.jsonl``: text, language, intent, angry). Classifying a message
-is two small matrix products on the vector the retrieval stage embeds anyway, so it
-adds well under a millisecond.
+multilingual-e5 query embeddings of labelled example sets that ship with polydesk:
 
-Training takes a few seconds (embedding ~1,500 examples) and runs once per embedder and
-example set: the weights are cached under ``settings.model_cache_dir/intents/``, keyed by
-a hash of both, and rebuilt when either changes. A brand that adds examples points
-``IntentClassifier.load_or_train(examples=...)`` at its own file.
+- ``agent/data/intents.jsonl`` (text, language, intent, angry): customer-service messages,
+  for both heads;
+- ``agent/data/anger.jsonl`` (text, language, angry): short messages in the register people
+  post in (slang, sarcasm, emoji, no punctuation, code-switching, on any topic), for the anger
+  head only. "angry" there means negative: annoyed, disappointed, sarcastic, insulting; the
+  others are positive or neutral (praise, excitement, "!!!" of joy, plain questions), so the
+  head hears how people write when they are fed up, not just how a complaint to a shop reads.
+
+Classifying a message is two small matrix products on the vector the retrieval stage embeds
+anyway, so it adds well under a millisecond.
+
+Training takes a minute or two (embedding ~3,800 examples) and runs once per embedder and
+example sets: the weights are cached under ``settings.model_cache_dir/intents/``, keyed by
+a hash of the training version, the embedder and both files, and rebuilt when any changes.
+A brand that adds examples points ``IntentClassifier.load_or_train(examples=...,
+anger_examples=...)`` at its own files.
 
 Example:
     >>> classifier = IntentClassifier.load_or_train(embedder, cache_dir)          # doctest: +SKIP
@@ -37,12 +46,14 @@ from knowledge.embedder import Embedder
 from personas import Intent
 from polydesk.errors import ConfigError
 
-__all__ = ["EXAMPLES", "IntentClassifier", "IntentPrediction", "LabelledExample", "read_examples"]
+__all__ = ["ANGER_EXAMPLES", "EXAMPLES", "AngerExample", "IntentClassifier", "IntentPrediction", "LabelledExample",
+           "read_anger_examples", "read_examples"]
 
 log = logging.getLogger(__name__)
 
 EXAMPLES = Path(__file__).with_name("data") / "intents.jsonl"
-_VERSION = 1  # bump when training changes, so cached weights are rebuilt
+ANGER_EXAMPLES = Path(__file__).with_name("data") / "anger.jsonl"
+_VERSION = 2  # bump when training changes, so cached weights are rebuilt
 _LABELS = tuple(Intent)
 
 
@@ -51,6 +62,13 @@ class LabelledExample:
     text: str
     language: str
     intent: Intent
+    angry: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AngerExample:
+    text: str
+    language: str
     angry: bool
 
 
@@ -84,6 +102,28 @@ def read_examples(path: Path = EXAMPLES) -> list[LabelledExample]:
     return examples
 
 
+def read_anger_examples(path: Path = ANGER_EXAMPLES) -> list[AngerExample]:
+    """The anger-only examples of a JSONL file (text, language, angry); a bad line is a ``ConfigError``."""
+    examples: list[AngerExample] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read anger examples {path}: {exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row["angry"], bool):
+                raise TypeError("angry must be true or false")
+            examples.append(AngerExample(text=str(row["text"]), language=str(row["language"]), angry=row["angry"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}:{number}: not an anger example ({exc})") from exc
+    if len({example.angry for example in examples}) < 2:
+        raise ConfigError(f"{path}: needs angry and calm examples")
+    return examples
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
@@ -109,8 +149,13 @@ class IntentClassifier:
 
     @classmethod
     def train(cls, vectors: np.ndarray, intents: Sequence[Intent], angry: Sequence[bool], *,
+              anger_vectors: np.ndarray | None = None, anger_labels: Sequence[bool] = (),
               l2: float = 1e-3, steps: int = 400, learning_rate: float = 0.05, seed: int = 0) -> IntentClassifier:
-        """Fit both heads by full-batch Adam on the cross-entropy with an L2 penalty (deterministic)."""
+        """Fit both heads by full-batch Adam on the cross-entropy with an L2 penalty (deterministic).
+
+        The intent head learns from ``vectors``; the anger head from ``vectors`` and ``anger_vectors``
+        together (the anger-only examples), in the same centred, rescaled space.
+        """
         x = np.asarray(vectors, dtype=np.float64)
         mean = x.mean(axis=0)
         centred = x - mean
@@ -122,28 +167,41 @@ class IntentClassifier:
         class_weight = targets.sum(axis=0).mean() / np.maximum(targets.sum(axis=0), 1.0)
         sample_weight = (targets * class_weight).sum(axis=1)
         weights, bias = _fit(features, targets, sample_weight, l2=l2, steps=steps, lr=learning_rate, seed=seed)
-        angry_target = np.asarray(angry, dtype=np.float64)[:, None]
-        positive = max(float(angry_target.mean()), 1e-3)
-        anger_sample = np.where(angry_target[:, 0] > 0, 0.5 / positive, 0.5 / max(1.0 - positive, 1e-3))
-        anger_weights, anger_bias = _fit(features, angry_target, anger_sample, l2=l2, steps=steps,
+        anger_features, angry_target = features, np.asarray(angry, dtype=np.float64)
+        anger_sample = _balanced(angry_target)
+        if anger_vectors is not None and len(anger_labels):
+            # The two sets weigh half each, angry and calm half each within a set: the head learns how people
+            # write when fed up without forgetting how an angry message to a shop reads, and its 0.5 means even
+            # odds whatever the mix of examples.
+            extra_target = np.asarray(anger_labels, dtype=np.float64)
+            anger_features = np.vstack([features, (np.asarray(anger_vectors, dtype=np.float64) - mean) * scale])
+            angry_target = np.concatenate([angry_target, extra_target])
+            anger_sample = np.concatenate([anger_sample, _balanced(extra_target)])
+        anger_weights, anger_bias = _fit(anger_features, angry_target[:, None], anger_sample, l2=l2, steps=steps,
                                          lr=learning_rate, seed=seed + 1, binary=True)
         return cls(mean=mean, scale=scale, weights=weights, bias=bias, anger_weights=anger_weights[:, 0],
                    anger_bias=float(anger_bias[0]))
 
     @classmethod
-    def load_or_train(cls, embedder: Embedder, cache_dir: Path, *, examples: Path = EXAMPLES) -> IntentClassifier:
-        """The cached classifier for this embedder and example set, trained (and cached) when missing."""
-        digest = hashlib.sha256(f"v{_VERSION}|{embedder.name}|".encode() + examples.read_bytes()).hexdigest()[:16]
-        path = Path(cache_dir) / "intents" / f"intents-{digest}.npz"
+    def load_or_train(cls, embedder: Embedder, cache_dir: Path, *, examples: Path = EXAMPLES,
+                      anger_examples: Path = ANGER_EXAMPLES) -> IntentClassifier:
+        """The cached classifier for this embedder and these example sets, trained (and cached) when missing."""
+        key = hashlib.sha256(f"v{_VERSION}|{embedder.name}|".encode())
+        for source in (examples, anger_examples):  # each file hashed on its own, so no two sets collide
+            key.update(hashlib.sha256(source.read_bytes()).digest())
+        path = Path(cache_dir) / "intents" / f"intents-{key.hexdigest()[:16]}.npz"
         if path.is_file():
             try:
                 return cls.load(path)
             except (OSError, ValueError, KeyError) as exc:
                 log.warning("rebuilding the intent classifier: %s is unreadable (%s)", path, exc)
         rows = read_examples(examples)
-        log.info("training the intent classifier on %d examples (cached in %s)", len(rows), path)
+        anger_rows = read_anger_examples(anger_examples)
+        log.info("training the intent classifier on %d + %d examples (cached in %s)", len(rows), len(anger_rows), path)
         vectors = embedder.embed_queries([row.text for row in rows])
-        classifier = cls.train(vectors, [row.intent for row in rows], [row.angry for row in rows])
+        anger_vectors = embedder.embed_queries([row.text for row in anger_rows])
+        classifier = cls.train(vectors, [row.intent for row in rows], [row.angry for row in rows],
+                               anger_vectors=anger_vectors, anger_labels=[row.angry for row in anger_rows])
         classifier.save(path)
         return classifier
 
@@ -183,6 +241,13 @@ class IntentClassifier:
                 raise ValueError("the cached labels differ from this version's intents")
             return cls(mean=data["mean"], scale=float(data["scale"]), weights=data["weights"], bias=data["bias"],
                        anger_weights=data["anger_weights"], anger_bias=float(data["anger_bias"]))
+
+
+def _balanced(target: np.ndarray) -> np.ndarray:
+    """Sample weights summing to 1 in which the positive and the negative examples weigh half each."""
+    positive = max(int((target > 0).sum()), 1)
+    negative = max(int((target <= 0).sum()), 1)
+    return np.where(target > 0, 0.5 / positive, 0.5 / negative)
 
 
 def _fit(features: np.ndarray, targets: np.ndarray, sample_weight: np.ndarray, *, l2: float, steps: int, lr: float,

@@ -3,20 +3,32 @@
 Everything else in a reply is the brand's: persona greetings and sign-offs, market
 notices, and the knowledge it quotes. These are deliberately plain and free of
 religious, honorific-breaking or market-specific wording, so any persona can use them.
-A language not listed falls back to English.
+A language not listed falls back to English, except for the parts around a body
+(``greeting_for``, ``sign_off_for``, ``notice_text``): a reply has one language, so those are
+the persona's or the market's text in the reply language, else the built-in one in that
+language, else nothing (a notice: the market's own text, since it must be shown).
 
 Example:
     >>> say("dont_know", "de")
     'Dazu habe ich leider keine gesicherte Information. Gern leite ich Ihre Frage an eine Kollegin oder einen Kollegen weiter.'
-    >>> say("source_language", "th", source=language_name("en", "th"))
-    'ข้อมูลนี้มีเป็นภาษาอังกฤษ:'
+    >>> say("source_language", "th", source=language_name("ja", "th"))
+    'ข้อมูลนี้มีเป็นภาษาญี่ปุ่น:'
+    >>> greeting_for(catalog.persona("us-friendly"), "de")                   # doctest: +SKIP
+    'Guten Tag, vielen Dank für Ihre Nachricht.'
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
-Phrase = Literal["dont_know", "safe_reply", "source_language", "handoff_now", "handoff_later"]
+from babel import Locale, UnknownLocaleError
+
+from personas import ComplianceNotice, Market, Persona
+from personas.fields import closest_language
+
+Phrase = Literal["dont_know", "safe_reply", "source_language", "handoff_now", "handoff_later", "greeting", "sign_off",
+                 "privacy_notice"]
 
 _PHRASES: dict[str, dict[Phrase, str]] = {
     "en": {
@@ -27,6 +39,13 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
         "handoff_later": (
             "Our team is not available at the moment. I've passed on your conversation, and a person will reply "
             "by {when}."
+        ),
+        "greeting": "Hello, and thank you for your message.",
+        "sign_off": "Kind regards, Customer Service",
+        "privacy_notice": (
+            "Privacy notice: we use the details you share with us only to handle your request, in line with the "
+            "applicable data protection law. Our privacy policy explains your rights, including access to and "
+            "erasure of your data."
         ),
     },
     "de": {
@@ -44,6 +63,13 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "Unser Team ist gerade nicht erreichbar. Ich habe Ihr Gespräch weitergeleitet; Sie erhalten bis {when} "
             "eine persönliche Antwort."
         ),
+        "greeting": "Guten Tag, vielen Dank für Ihre Nachricht.",
+        "sign_off": "Mit freundlichen Grüßen, Ihr Kundenservice",
+        "privacy_notice": (
+            "Datenschutzhinweis: Wir verwenden Ihre Angaben ausschließlich zur Bearbeitung Ihrer Anfrage und im "
+            "Einklang mit dem geltenden Datenschutzrecht. In unserer Datenschutzerklärung finden Sie Informationen "
+            "zu Ihren Rechten, auch auf Auskunft und Löschung."
+        ),
     },
     "fr": {
         "dont_know": (
@@ -59,6 +85,13 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "Notre équipe n'est pas disponible pour le moment. J'ai transmis votre conversation, et une personne "
             "vous répondra d'ici {when}."
         ),
+        "greeting": "Bonjour, et merci pour votre message.",
+        "sign_off": "Cordialement, le service client",
+        "privacy_notice": (
+            "Protection des données : nous utilisons vos informations uniquement pour traiter votre demande, "
+            "conformément à la réglementation applicable en matière de protection des données. Notre politique de "
+            "confidentialité précise vos droits, notamment vos droits d'accès et d'effacement."
+        ),
     },
     "es": {
         "dont_know": "Lo siento, no tengo información fiable sobre eso. Puedo pasar su pregunta a un compañero.",
@@ -69,6 +102,13 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "Nuestro equipo no está disponible en este momento. He transmitido su conversación y una persona "
             "le responderá como muy tarde el {when}."
         ),
+        "greeting": "Hola, muchas gracias por su mensaje.",
+        "sign_off": "Atentamente, el equipo de atención al cliente",
+        "privacy_notice": (
+            "Protección de datos: utilizamos sus datos únicamente para gestionar su consulta, de conformidad con la "
+            "normativa de protección de datos aplicable. En nuestra política de privacidad encontrará información "
+            "sobre sus derechos, incluidos los de acceso y supresión."
+        ),
     },
     "pt": {
         "dont_know": "Desculpe, não tenho uma informação confiável sobre isso. Posso passar sua pergunta a um colega.",
@@ -78,6 +118,13 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
         "handoff_later": (
             "Nossa equipe não está disponível no momento. Já encaminhei sua conversa, e uma pessoa vai responder "
             "até {when}."
+        ),
+        "greeting": "Olá, agradecemos a sua mensagem.",
+        "sign_off": "Atenciosamente, Atendimento ao Cliente",
+        "privacy_notice": (
+            "Aviso de privacidade: utilizamos os seus dados apenas para atender à sua solicitação, em conformidade "
+            "com a legislação de proteção de dados aplicável. A nossa política de privacidade descreve os seus "
+            "direitos, incluindo o acesso aos seus dados e a sua eliminação."
         ),
     },
     "id": {
@@ -90,6 +137,13 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
         "handoff_later": (
             "Tim kami sedang tidak tersedia saat ini. Percakapan Anda sudah saya teruskan, dan petugas kami akan "
             "membalas paling lambat {when}."
+        ),
+        "greeting": "Halo, terima kasih atas pesan Anda.",
+        "sign_off": "Salam hormat, Layanan Pelanggan",
+        "privacy_notice": (
+            "Pemberitahuan privasi: kami menggunakan data yang Anda berikan hanya untuk menangani permintaan Anda, "
+            "sesuai dengan peraturan perlindungan data yang berlaku. Kebijakan privasi kami menjelaskan hak-hak Anda, "
+            "termasuk hak untuk mengakses dan menghapus data Anda."
         ),
     },
     "ms": {
@@ -104,6 +158,13 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "Pasukan kami tidak tersedia buat masa ini. Saya telah memanjangkan perbualan anda, dan seorang "
             "petugas akan membalas selewat-lewatnya {when}."
         ),
+        "greeting": "Helo, terima kasih atas mesej anda.",
+        "sign_off": "Sekian, terima kasih. Khidmat Pelanggan",
+        "privacy_notice": (
+            "Notis privasi: kami menggunakan maklumat yang anda berikan hanya untuk mengendalikan permintaan anda, "
+            "selaras dengan undang-undang perlindungan data yang terpakai. Dasar privasi kami menerangkan hak anda, "
+            "termasuk hak untuk mengakses dan memadam data anda."
+        ),
     },
     "th": {
         "dont_know": "ขออภัย ยังไม่มีข้อมูลที่แน่ชัดเรื่องนี้ สามารถส่งต่อคำถามให้เจ้าหน้าที่ได้",
@@ -113,18 +174,32 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
         "handoff_later": (
             "ขณะนี้ทีมงานยังไม่พร้อมให้บริการ ได้ส่งต่อการสนทนาให้เจ้าหน้าที่แล้ว เจ้าหน้าที่จะตอบกลับภายใน {when}"
         ),
+        "greeting": "สวัสดี ขอขอบคุณที่ติดต่อเรา",
+        "sign_off": "ขอแสดงความนับถือ ฝ่ายบริการลูกค้า",
+        "privacy_notice": (
+            "ประกาศความเป็นส่วนตัว: เราใช้ข้อมูลที่ท่านให้ไว้เพื่อดำเนินการตามคำขอของท่านเท่านั้น "
+            "โดยเป็นไปตามกฎหมายคุ้มครองข้อมูลส่วนบุคคลที่ใช้บังคับ นโยบายความเป็นส่วนตัวของเราอธิบายสิทธิของท่าน "
+            "รวมถึงสิทธิในการเข้าถึงและลบข้อมูลของท่าน"
+        ),
     },
     "vi": {
-        "dont_know": "Xin lỗi, tôi chưa có thông tin chắc chắn về việc này. Tôi có thể chuyển câu hỏi của bạn cho đồng nghiệp.",
-        "safe_reply": "Cảm ơn bạn đã nhắn tin. Đồng nghiệp của chúng tôi sẽ kiểm tra và phản hồi bạn.",
+        "dont_know": "Xin lỗi, tôi chưa có thông tin chắc chắn về việc này. Tôi có thể chuyển câu hỏi của Quý khách cho đồng nghiệp.",
+        "safe_reply": "Cảm ơn Quý khách đã nhắn tin. Đồng nghiệp của chúng tôi sẽ kiểm tra và phản hồi Quý khách.",
         "source_language": "Thông tin này có bằng {source}:",
         "handoff_now": (
-            "Tôi đang chuyển cuộc trò chuyện của bạn cho đồng nghiệp. Nhân viên của chúng tôi sẽ phản hồi "
+            "Tôi đang chuyển cuộc trò chuyện của Quý khách cho đồng nghiệp. Nhân viên của chúng tôi sẽ phản hồi "
             "trong vòng {wait}."
         ),
         "handoff_later": (
-            "Hiện đội ngũ của chúng tôi chưa thể hỗ trợ. Tôi đã chuyển cuộc trò chuyện của bạn, và nhân viên "
+            "Hiện đội ngũ của chúng tôi chưa thể hỗ trợ. Tôi đã chuyển cuộc trò chuyện của Quý khách, và nhân viên "
             "sẽ phản hồi chậm nhất vào {when}."
+        ),
+        "greeting": "Xin chào, cảm ơn Quý khách đã liên hệ với chúng tôi.",
+        "sign_off": "Trân trọng, Bộ phận Chăm sóc Khách hàng",
+        "privacy_notice": (
+            "Thông báo về quyền riêng tư: chúng tôi chỉ sử dụng thông tin Quý khách cung cấp để xử lý yêu cầu của "
+            "Quý khách, theo quy định pháp luật hiện hành về bảo vệ dữ liệu cá nhân. Chính sách quyền riêng tư của "
+            "chúng tôi nêu rõ các quyền của Quý khách, bao gồm quyền truy cập và xóa dữ liệu."
         ),
     },
     "ja": {
@@ -136,6 +211,13 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "ただいま担当者が対応できない時間帯です。お問い合わせは担当者に引き継ぎましたので、"
             "{when}までに担当者よりご返信いたします。"
         ),
+        "greeting": "お問い合わせいただき、ありがとうございます。",
+        "sign_off": "今後ともよろしくお願いいたします。",
+        "privacy_notice": (
+            "個人情報の取り扱いについて：お客様からご提供いただいた情報は、適用される個人情報保護法令に従い、"
+            "お問い合わせへの対応のためにのみ利用いたします。開示および削除を求める権利を含むお客様の権利については、"
+            "当社のプライバシーポリシーをご覧ください。"
+        ),
     },
     "zh": {
         "dont_know": "抱歉，关于这个问题我没有可靠的信息。我可以把您的问题转给同事。",
@@ -143,6 +225,12 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
         "source_language": "此信息目前只有{source}版本：",
         "handoff_now": "我正在将您的对话转给同事，{wait}内会有专人回复您。",
         "handoff_later": "我们的团队目前不在线。我已转交您的对话，{when}前会有专人回复您。",
+        "greeting": "您好，感谢您联系我们。",
+        "sign_off": "客户服务团队 敬上",
+        "privacy_notice": (
+            "隐私声明：您提供的信息仅用于处理您的咨询，并遵守适用的数据保护法律。我们的隐私政策说明了您的权利，"
+            "包括查阅和删除您的数据的权利。"
+        ),
     },
     "zh-hant": {
         "dont_know": "抱歉，關於這個問題我沒有可靠的資訊。我可以把您的問題轉給同事。",
@@ -150,6 +238,12 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
         "source_language": "此資訊目前只有{source}版本：",
         "handoff_now": "我正在將您的對話轉給同事，{wait}內會有專人回覆您。",
         "handoff_later": "我們的團隊目前不在線上。我已轉交您的對話，{when}前會有專人回覆您。",
+        "greeting": "您好，感謝您與我們聯繫。",
+        "sign_off": "客戶服務團隊 敬上",
+        "privacy_notice": (
+            "隱私權聲明：您提供的資料僅用於處理您的詢問，並遵循適用的個人資料保護法規。我們的隱私權政策說明您的權利，"
+            "包括查閱及刪除您個人資料的權利。"
+        ),
     },
     "ar": {
         "dont_know": "نعتذر، لا تتوفر لدينا معلومات موثوقة حول ذلك. يمكننا تحويل سؤالك إلى أحد الزملاء.",
@@ -159,28 +253,68 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
         "handoff_later": (
             "فريقنا غير متاح حاليًا. حوّلنا محادثتك، وسيردّ عليك أحد أعضاء الفريق بحلول {when}."
         ),
+        "greeting": "مرحباً، وشكراً لتواصلك معنا.",
+        "sign_off": "مع خالص التحيات، فريق خدمة العملاء",
+        "privacy_notice": (
+            "إشعار الخصوصية: نستخدم البيانات التي تقدّمها إلينا للرد على طلبك فقط، وفقاً لقوانين حماية البيانات "
+            "المعمول بها. وتوضّح سياسة الخصوصية لدينا حقوقك، بما في ذلك حق الاطلاع على بياناتك وحذفها."
+        ),
     },
 }
 
-# Language names, as each reply language writes them (only what "source_language" needs).
-_NAMES: dict[str, dict[str, str]] = {
-    "en": {"en": "English", "de": "Englisch", "fr": "anglais", "es": "inglés", "pt": "inglês",
-           "id": "bahasa Inggris", "ms": "bahasa Inggeris", "th": "ภาษาอังกฤษ", "vi": "tiếng Anh", "ja": "英語",
-           "zh": "英文", "ar": "الإنجليزية"},
-    "de": {"en": "German", "th": "ภาษาเยอรมัน", "ja": "ドイツ語", "zh": "德文", "ar": "الألمانية"},
-}  # fmt: skip
+# Words some languages put before a language's name in a sentence ("ภาษาอังกฤษ", "bahasa Inggris").
+_NAME_PREFIX = {"th": "ภาษา", "id": "bahasa ", "ms": "bahasa "}
 
 
 def say(phrase: Phrase, language: str, **values: str) -> str:
-    """``phrase`` in ``language`` (else its base language, else English), with ``{placeholders}`` filled."""
-    code = language.lower()
-    table = _PHRASES.get(code) or _PHRASES.get(code.split("-")[0], _PHRASES["en"])
-    return table[phrase].format(**values)
+    """``phrase`` in ``language`` (else its closest variant, else English), with ``{placeholders}`` filled."""
+    return _PHRASES[closest_language(_PHRASES, language) or "en"][phrase].format(**values)
 
 
+def say_in(phrase: Phrase, language: str, **values: str) -> str | None:
+    """``phrase`` in ``language`` or its closest variant only; None when polydesk does not speak it."""
+    key = closest_language(_PHRASES, language)
+    return None if key is None else _PHRASES[key][phrase].format(**values)
+
+
+def greeting_for(persona: Persona, language: str) -> str:
+    """The persona's greeting in ``language``, else the built-in one in that language, else ""."""
+    return persona.greeting(language) or say_in("greeting", language) or ""
+
+
+def sign_off_for(persona: Persona, language: str) -> str:
+    """The persona's sign-off in ``language``, else the built-in one in that language, else ""."""
+    return persona.sign_off(language) or say_in("sign_off", language) or ""
+
+
+def notice_text(notice: ComplianceNotice, language: str, market: Market) -> str:
+    """The notice in ``language``; for a privacy notice without that text, the generic privacy notice in it;
+    else the market's own text in its default language (a notice must be shown, even in another language)."""
+    own = notice.text_for(language)
+    if own is not None:
+        return own
+    generic = say_in("privacy_notice", language) if notice.topic == "privacy" else None
+    return generic or notice.text_for(market.default_language) or next(iter(notice.text.values()))
+
+
+@lru_cache(maxsize=512)
 def language_name(language: str, in_language: str) -> str:
-    """How ``in_language`` names ``language`` ("English" in Thai is "ภาษาอังกฤษ"); the code when unknown."""
-    names = _NAMES.get(language, {})
-    return names.get(in_language.split("-")[0].lower()) or names.get("en") or language
+    """How ``in_language`` names ``language`` in a sentence ("English" in Thai is "ภาษาอังกฤษ"), from CLDR;
+    the English name, else the code, when CLDR has none."""
+    base = language.split("-")[0].lower()
+    name = _cldr_name(base, in_language)
+    if name is None:
+        return _cldr_name(base, "en") or language
+    reader = in_language.split("-")[0].lower()
+    if reader == "vi":
+        name = name[:1].lower() + name[1:]  # "Tiếng Anh" heads a list; inside a sentence it is "tiếng Anh"
+    return _NAME_PREFIX.get(reader, "") + name
 
 
+def _cldr_name(language: str, in_language: str) -> str | None:
+    try:
+        locale = Locale.parse(in_language.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return None
+    name: str | None = locale.languages.get(language)
+    return name

@@ -27,9 +27,12 @@ Read ``Agent.answer`` top to bottom; each stage is timed into ``Reply.timings_ms
 ``Agent.preview`` answers without touching any state (trying a persona); ``Agent.safe_reply``
 is the reply for when Redis or the store is down.
 
+The agent is built on resources it is handed (``api.runtime.Runtime`` opens and closes them) and
+owns none of them.
+
 Example:
-    >>> with Agent.open(Settings()) as agent:                                    # doctest: +SKIP
-    ...     reply = agent.answer(AnswerRequest(tenant="tidewell", channel="line", market="JP",
+    >>> with Runtime.open(Settings()) as runtime:                                # doctest: +SKIP
+    ...     reply = runtime.agent.answer(AnswerRequest(tenant="tidewell", channel="line", market="JP",
     ...                                        message="返品は何日以内にできますか？"))
     >>> reply.persona_id, reply.language, reply.generator
     ('jp-keigo', 'ja', 'extractive')
@@ -37,24 +40,22 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from types import TracebackType
 
 import numpy as np
 
 from agent.escalation import EscalationPolicy, Signals, customer_notice, plan_handoff, summary
 from agent.events import HandoffEvent
-from agent.extractive import ExtractiveGenerator
-from agent.generation import GenerationRequest, Generator
+from agent.generators.base import GenerationRequest, Generator
+from agent.generators.extractive import ExtractiveGenerator
+from agent.generators.fallback import FallbackGenerator
 from agent.guardrails import GuardrailContext, Guardrails
-from agent.intents import IntentClassifier
 from agent.language import LanguageStage
-from agent.phrases import say
+from agent.phrases import greeting_for, notice_text, say, sign_off_for
 from agent.retrieval import Retriever, contextual_query, follow_up_vector
 from agent.schema import (
     AnswerRequest,
@@ -118,61 +119,37 @@ class DryRunConversations(ConversationStore):
 
 
 class Agent:
+    """The answer pipeline on the resources it is handed: the index it searches and embeds with, the personas,
+    the conversation store, the escalation policy and the generator (default: extractive)."""
+
     def __init__(self, *, index: KnowledgeIndex, catalog: PersonaCatalog, conversations: ConversationStore,
-                 generator: Generator | None = None, escalation: EscalationPolicy | None = None,
+                 escalation: EscalationPolicy, generator: Generator | None = None,
                  settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
         self.index = index
         self.catalog = catalog
         self.conversations = conversations
         self.language = LanguageStage()
-        self.escalation = escalation or EscalationPolicy(
-            IntentClassifier.load_or_train(index.embedder, self.settings.model_cache_dir))
+        self.escalation_policy = escalation
         self.retriever = Retriever(index, top_k=self.settings.answer_top_k)
-        self.extractive = ExtractiveGenerator(embedder=index.embedder, tokenizer=index.sparse)
-        self.generator: Generator = generator or self.extractive
+        self.generator: Generator = generator or ExtractiveGenerator(embedder=index.embedder, tokenizer=index.sparse)
         self.guardrails = Guardrails()
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # support hours are read on it
-
-    @classmethod
-    def open(cls, settings: Settings, *, index: KnowledgeIndex | None = None) -> Agent:
-        """An agent on the configured knowledge index, personas, Redis and generator."""
-        catalog = PersonaCatalog.load(settings.personas_dir)
-        index = index or KnowledgeIndex.open(settings)
-        conversations = ConversationStore.open(settings)
-        agent = cls(index=index, catalog=catalog, conversations=conversations, settings=settings)
-        if settings.llm_model:
-            from agent.llm import LLMGenerator
-
-            agent.generator = LLMGenerator.from_settings(settings, fallback=agent.extractive)
-        return agent
-
-    def close(self) -> None:
-        self.conversations.close()
-        self.index.close()
-
-    def __enter__(self) -> Agent:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     def answer(self, request: AnswerRequest) -> Reply:
         clock = _Clock()
         if request.conversation_id is None:
-            return self._answer(request, clock)
+            return self._answer(request, clock, self.conversations)
         with clock.stage("state"), self.conversations.lock(request.tenant, request.conversation_id):
-            return self._answer(request, clock)
+            return self._answer(request, clock, self.conversations)
 
     def preview(self, request: AnswerRequest, *, persona_id: str | None = None) -> Reply:
         """The reply ``request`` would get (in ``persona_id``'s voice if given), without reading or storing state.
 
         Nothing is saved and no event is published: a content editor can try a persona on a sample question.
         """
-        dry = copy.copy(self)
-        dry.conversations = DryRunConversations(max_turns=self.conversations.max_turns)
-        return dry._answer(request.model_copy(update={"conversation_id": None}), _Clock(), persona_id=persona_id)
+        dry = DryRunConversations(max_turns=self.conversations.max_turns)
+        return self._answer(request.model_copy(update={"conversation_id": None}), _Clock(), dry, persona_id=persona_id)
 
     def warm_up(self) -> int:
         """Answer a dry-run message in every market and channel, so no customer waits for first-use work.
@@ -199,7 +176,7 @@ class Agent:
                                      override=request.language, locale=request.locale)
         return Reply(status="answered", conversation_id=request.conversation_id or new_conversation_id(),
                      text=say("safe_reply", decision.language), language=decision.language,
-                     persona_id=resolved.persona.id, generator="none", confidence=0.0,
+                     market=resolved.market.code, persona_id=resolved.persona.id, generator="none", confidence=0.0,
                      fallback_reason="dependency_unavailable", timings_ms=clock.total())
 
     def release(self, tenant: str, conversation_id: str, *, actor: str | None = None) -> Conversation:
@@ -222,16 +199,17 @@ class Agent:
             self.conversations.save(conversation, events=[event])
         return conversation
 
-    def _answer(self, request: AnswerRequest, clock: _Clock, *, persona_id: str | None = None) -> Reply:
+    def _answer(self, request: AnswerRequest, clock: _Clock, store: ConversationStore, *,
+                persona_id: str | None = None) -> Reply:
         with clock.stage("state"):
-            conversation = self._conversation(request)
+            conversation = self._conversation(store, request)
         with clock.stage("persona"):
             resolved = self.catalog.resolve(tenant=request.tenant, channel=request.channel, market=request.market)
             if persona_id:  # a preview in a chosen persona
                 resolved = resolved.model_copy(update={"persona": self.catalog.persona(persona_id)})
             rules = self.catalog.escalation(request.market)
         if conversation.owner == "human":
-            return self._handed_off(request, conversation, resolved, clock)
+            return self._owned_by_human(store, request, conversation, resolved, clock)
 
         with clock.stage("language"):
             if request.language:
@@ -243,11 +221,11 @@ class Agent:
             query, rewritten = contextual_query(request.message, conversation.turns)
             message_vector, query_vector = self._embed(request.message, query, rewritten, conversation)
         with clock.stage("signals"):
-            signals = self.escalation.signals(request.message, message_vector, rules=rules,
-                                              history=conversation.turns)
-            escalation = self.escalation.decide(signals, rules=rules)
+            signals = self.escalation_policy.signals(request.message, message_vector, rules=rules,
+                                                     history=conversation.turns)
+            escalation = self.escalation_policy.decide(signals, rules=rules)
         if escalation.escalate:
-            return self._hand_off(request, conversation, resolved, decision, escalation, rules, clock)
+            return self._escalate(store, request, conversation, resolved, decision, escalation, rules, clock)
 
         with clock.stage("retrieval"):
             retrieval = self.retriever.run(query, rewritten=rewritten, tenant=request.tenant, market=request.market,
@@ -255,9 +233,10 @@ class Agent:
             conversation.query_vector = encode_vector(query_vector)
             unanswered = _unanswered_streak(conversation, signals, retrieval, message_vector, rules.thresholds)
         if unanswered >= rules.thresholds.low_confidence_turns:
-            escalation = self.escalation.decide(signals, rules=rules, unanswered=unanswered)
+            escalation = self.escalation_policy.decide(signals, rules=rules, unanswered=unanswered)
             if escalation.escalate:
-                return self._hand_off(request, conversation, resolved, decision, escalation, rules, clock, retrieval)
+                return self._escalate(store, request, conversation, resolved, decision, escalation, rules, clock,
+                                      retrieval)
         generation = GenerationRequest(
             message=request.message, query=retrieval.query, language=decision.language, persona=resolved.persona,
             market=resolved.market, channel=request.channel, evidence=retrieval.evidence,
@@ -266,8 +245,8 @@ class Agent:
         )
         with clock.stage("generation"):
             draft = self.generator.generate(generation)
-        greeting = "" if conversation.bot_has_replied else resolved.persona.greeting(decision.language)
-        sign_off = resolved.persona.sign_off(decision.language)
+        greeting = "" if conversation.bot_has_replied else greeting_for(resolved.persona, decision.language)
+        sign_off = sign_off_for(resolved.persona, decision.language)
         with clock.stage("guardrails"):
             context = GuardrailContext(
                 persona=resolved.persona, market=resolved.market, language=decision.language,
@@ -283,11 +262,11 @@ class Agent:
         by_number = {e.number: e for e in retrieval.evidence}
         citations = [_citation(by_number[n]) for n in draft.cited if n in by_number]
         with clock.stage("save"):
-            self._record(conversation, request, resolved, decision, text, notices, retrieval)
-            self.conversations.save(conversation)
+            self._record(conversation, request, resolved, decision, text, notices, retrieval, store.max_turns)
+            store.save(conversation)
         return Reply(
             status="answered", conversation_id=conversation.id, text=text, language=decision.language,
-            persona_id=resolved.persona.id, generator=draft.generator, citations=citations,
+            market=resolved.market.code, persona_id=resolved.persona.id, generator=draft.generator, citations=citations,
             retrieved=_ranked_documents(retrieval), confidence=round(retrieval.confidence, 4), escalation=escalation,
             guardrails=findings,
             fallback_reason=draft.fallback_reason, notices=[n.id for n in notices], query=retrieval.query,
@@ -296,9 +275,10 @@ class Agent:
 
     # -- stages' helpers ---------------------------------------------------------------------------------------
 
-    def _conversation(self, request: AnswerRequest) -> Conversation:
+    @staticmethod
+    def _conversation(store: ConversationStore, request: AnswerRequest) -> Conversation:
         if request.conversation_id:
-            found = self.conversations.get(request.tenant, request.conversation_id)
+            found = store.get(request.tenant, request.conversation_id)
             if found is not None:
                 found.market, found.channel = request.market, request.channel
                 return found
@@ -321,12 +301,12 @@ class Agent:
 
     def _checked(self, draft: Draft, generation: GenerationRequest,
                  context: GuardrailContext) -> tuple[Draft, list[GuardrailFinding]]:
-        """The draft after guardrails; a replaced LLM draft gives way to the extractive one, checked again."""
+        """The draft after guardrails; a replaced draft gives way to the generator's fallback's, checked again."""
         result = self.guardrails.check(draft.body, context)
         findings = list(result.findings)
-        if result.replaced and draft.generator != self.extractive.name:
-            fallback = self.extractive.generate(generation)
-            fallback = fallback.model_copy(update={"fallback_reason": "guardrails"})
+        fallback = (self.generator.instead(generation, draft, reason="guardrails")
+                    if result.replaced and isinstance(self.generator, FallbackGenerator) else None)
+        if fallback is not None:
             context = dataclasses.replace(context, content_language=fallback.content_language)
             result = self.guardrails.check(fallback.body, context)
             findings += result.findings
@@ -337,33 +317,34 @@ class Agent:
 
     def _compose(self, conversation: Conversation, resolved: ResolvedPersona, language: str,
                  body: str) -> tuple[str, list[ComplianceNotice]]:
-        """Greeting (first bot reply only), body, sign-off and the compliance notices not shown yet."""
-        greeting = "" if conversation.bot_has_replied else resolved.persona.greeting(language)
+        """Greeting (first bot reply only), body, sign-off and the compliance notices not shown yet, all in the
+        reply language (``agent.phrases``: the persona's or market's text in it, else a built-in one)."""
+        greeting = "" if conversation.bot_has_replied else greeting_for(resolved.persona, language)
         notices = [n for n in resolved.market.compliance
                    if not (n.once_per_conversation and n.id in conversation.notices_shown)]
         text = _SEPARATOR.join(part for part in (
-            greeting, body, resolved.persona.sign_off(language),
-            *(n.text_for(language, default=resolved.market.default_language) for n in notices),
+            greeting, body, sign_off_for(resolved.persona, language),
+            *(notice_text(n, language, resolved.market) for n in notices),
         ) if part)
         return text, notices
 
-    def _record(self, conversation: Conversation, request: AnswerRequest, resolved: ResolvedPersona,
+    @staticmethod
+    def _record(conversation: Conversation, request: AnswerRequest, resolved: ResolvedPersona,
                 decision: LanguageDecision, text: str, notices: list[ComplianceNotice],
-                retrieval: Retrieval | None) -> None:
+                retrieval: Retrieval | None, max_turns: int) -> None:
         """The customer's message and the bot's reply, into the conversation (saved by the caller)."""
         conversation.language = decision.language
         conversation.persona_id = resolved.persona.id
         conversation.notices_shown.extend(n.id for n in notices if n.id not in conversation.notices_shown)
         now = time.time()
         conversation.add(Turn(role="customer", text=request.message, language=decision.detected, at=now,
-                              query=retrieval.query if retrieval else None), max_turns=self.conversations.max_turns)
+                              query=retrieval.query if retrieval else None), max_turns=max_turns)
         conversation.add(Turn(role="bot", text=text, language=decision.language, at=now,
-                              confidence=retrieval.confidence if retrieval else None),
-                         max_turns=self.conversations.max_turns)
+                              confidence=retrieval.confidence if retrieval else None), max_turns=max_turns)
 
-    def _hand_off(self, request: AnswerRequest, conversation: Conversation, resolved: ResolvedPersona,
-                  decision: LanguageDecision, escalation: Escalation, rules: EscalationRules, clock: _Clock,
-                  retrieval: Retrieval | None = None) -> Reply:
+    def _escalate(self, store: ConversationStore, request: AnswerRequest, conversation: Conversation,
+                  resolved: ResolvedPersona, decision: LanguageDecision, escalation: Escalation,
+                  rules: EscalationRules, clock: _Clock, retrieval: Retrieval | None = None) -> Reply:
         """A human takes over: tell the customer when, hand the conversation off, publish the event."""
         with clock.stage("handoff"):
             market, language = resolved.market, decision.language
@@ -378,7 +359,7 @@ class Agent:
             text, notices = self._compose(conversation, resolved, language,
                                           customer_notice(plan, market=market, language=language))
         with clock.stage("save"):
-            self._record(conversation, request, resolved, decision, text, notices, retrieval)
+            self._record(conversation, request, resolved, decision, text, notices, retrieval, store.max_turns)
             conversation.owner = "human"
             conversation.unanswered = []
             conversation.handoffs.append(Handoff(escalation=escalation, at=time.time()))
@@ -388,27 +369,28 @@ class Agent:
                 queue=escalation.queue, priority=escalation.priority, reason=escalation.reason,
                 intent=escalation.intent, team=plan.team, reply_by=plan.reply_by, summary=escalation.summary,
             )
-            self.conversations.save(conversation, events=[event])
+            store.save(conversation, events=[event])
         return Reply(
             status="answered", conversation_id=conversation.id, text=text, language=language,
-            persona_id=resolved.persona.id, generator="handoff",
+            market=resolved.market.code, persona_id=resolved.persona.id, generator="handoff",
             retrieved=_ranked_documents(retrieval) if retrieval else [],
             confidence=round(retrieval.confidence, 4) if retrieval else 0.0, escalation=escalation,
             notices=[n.id for n in notices], query=retrieval.query if retrieval else "", timings_ms=clock.total(),
         )
 
-    def _handed_off(self, request: AnswerRequest, conversation: Conversation, resolved: ResolvedPersona,
-                    clock: _Clock) -> Reply:
+    @staticmethod
+    def _owned_by_human(store: ConversationStore, request: AnswerRequest, conversation: Conversation,
+                        resolved: ResolvedPersona, clock: _Clock) -> Reply:
         """A human owns the conversation: record the message, say nothing."""
         language = conversation.language or resolved.market.default_language
         with clock.stage("save"):
             conversation.add(Turn(role="customer", text=request.message, language=language, at=time.time()),
-                             max_turns=self.conversations.max_turns)
-            self.conversations.save(conversation)
+                             max_turns=store.max_turns)
+            store.save(conversation)
         last = conversation.handoffs[-1].escalation if conversation.handoffs else Escalation(escalate=True)
         return Reply(status="handed_off", conversation_id=conversation.id, text="", language=language,
-                     persona_id=resolved.persona.id, generator="none", confidence=0.0, escalation=last,
-                     timings_ms=clock.total())
+                     market=resolved.market.code, persona_id=resolved.persona.id, generator="none", confidence=0.0,
+                     escalation=last, timings_ms=clock.total())
 
 
 def _unanswered_streak(conversation: Conversation, signals: Signals, retrieval: Retrieval, vector: np.ndarray,

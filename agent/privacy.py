@@ -4,7 +4,7 @@
 failure still finds everything a first attempt left):
 
 1. the handoff events of the customer (or of their conversations) from the events stream, and their copies
-   in the webhook retry schedule and dead letters (``agent.events``);
+   in the webhook retry schedule and dead letters (``agent.events``, ``agent.webhook_store``);
 2. their conversations, each under its conversation lock (an answer in flight finishes first and cannot save
    it again afterwards), found through the customer index (``ConversationStore.link_customer``) and, for
    conversations saved before the index existed, a scan of the tenant's conversation keys;
@@ -45,9 +45,9 @@ from typing import Any, Literal
 import redis
 from pydantic import BaseModel, Field
 
-from agent.events import WebhookDispatcher
 from agent.inbox import Inbox
 from agent.state import KEY_PREFIX, ConversationStore
+from agent.webhook_store import WebhookStore
 from knowledge.index import KnowledgeIndex
 from knowledge.schema import Chunk, DocumentRecord
 from polydesk.errors import ConflictError
@@ -203,8 +203,8 @@ class CustomerEraser:
         conversation_ids = {key.removeprefix(self.conversations.key(tenant, "")) for key in conversation_keys}
         events = self.conversations.events
         report.event_ids = events.erase_customer(tenant, customer_id, conversation_ids=conversation_ids)
-        report.webhook_event_ids = WebhookDispatcher.erase_customer(
-            self.client, tenant, customer_id, conversation_ids=conversation_ids, stream=events.stream)
+        report.webhook_event_ids = WebhookStore(self.client, stream=events.stream).erase_customer(
+            tenant, customer_id, conversation_ids=conversation_ids)
         for key in sorted(conversation_keys):
             if self._erase_conversation(tenant, customer_id, key):
                 report.conversation_ids.append(key.removeprefix(self.conversations.key(tenant, "")))
@@ -286,7 +286,7 @@ class CustomerEraser:
             self._erase_from_document(record, report)
 
     def _erase_from_document(self, record: DocumentRecord, report: ErasureReport) -> None:
-        chunks = self.index.store.get_chunks(record.tenant, record.document_id)
+        chunks = self.index.get_chunks(record.tenant, record.document_id)
         live = [c for c in chunks if c.version == record.version]
         theirs = [c for c in live if c.extra.get("customer_id") == report.customer_id]
         stale = [c for c in chunks if c.version < record.version and c.extra.get("customer_id") == report.customer_id]

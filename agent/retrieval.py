@@ -8,16 +8,21 @@
 2. **Search.** One query embedding feeds the searches of the knowledge index, all
    filtered by tenant and by the customer's market plus the market-independent ``*``
    knowledge: hybrid (dense + lexical), whose hits come back with their cosine similarity
-   to the query (it measures how well each chunk answers), and, when no top hit is in the
-   reply language, dense restricted to that language (so knowledge in the customer's
-   language is found even when another language ranks first).
-3. **Ranking.** Candidates are ordered by similarity, with small bonuses for the
-   customer's language, for the market's own knowledge over ``*``, and for curated
-   answers (FAQ, policy) over past conversations; ties follow the hybrid rank.
-4. **Confidence** maps the best similarity onto [0, 1] between ``low`` (an unrelated
-   question scores about this) and ``high`` (a question the knowledge answers directly).
-   The defaults were measured with multilingual-e5-small on the demo knowledge: answerable
-   questions in 10 languages scored at least 0.859, clearly unrelated ones at most 0.828.
+   to the query (it measures how well each chunk answers); dense alone, so the embedding's
+   own best are always candidates (lexical noise across languages or scripts can crowd
+   them out of the fused list); and, when no top hit is in the reply language, dense
+   restricted to that language (so knowledge in the customer's language is found even when
+   another language ranks first).
+3. **Ranking.** A chunk naming an identifier the customer typed (an order number, a product
+   code) comes first; then candidates are ordered by similarity, with small bonuses for the
+   customer's language, for the market's own knowledge over ``*`` and for curated answers
+   (FAQ, policy), and a larger penalty for past conversations (other customers' chats:
+   short, chatty turns resemble every question a little); ties follow the hybrid rank. The
+   lexical signal thus adds candidates and exact identifiers but never demotes a strong
+   dense hit.
+4. **Confidence** is the similarity of the best-ranked chunk (the one an answer quotes first)
+   calibrated for the language relation of question and chunk (``agent.confidence``): the same
+   number means the same in every language pair.
 
 Example:
     >>> retriever = Retriever(index)                                             # doctest: +SKIP
@@ -35,6 +40,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import regex
 
+from agent.confidence import Calibration
 from agent.schema import Evidence, Retrieval, Turn
 from knowledge.index import KnowledgeIndex
 from knowledge.schema import ANY_MARKET, ScoredChunk
@@ -78,7 +84,7 @@ class RankingWeights:
     language: float = 0.01       # a chunk in the customer's language
     market: float = 0.005        # the market's own knowledge, over '*'
     curated: float = 0.005       # FAQ rows and policies, over documents
-    conversation: float = -0.01  # past conversations: other customers' cases
+    conversation: float = -0.03  # past conversations: other customers' cases, chatty, often off-topic
 
 
 def _same_language(chunk_language: str, language: str) -> bool:
@@ -120,13 +126,11 @@ def follow_up_vector(previous: np.ndarray, message: np.ndarray) -> np.ndarray:
 
 
 class Retriever:
-    def __init__(self, index: KnowledgeIndex, *, top_k: int = 5, low: float = 0.80, high: float = 0.88,
+    def __init__(self, index: KnowledgeIndex, *, top_k: int = 5, calibration: Calibration | None = None,
                  weights: RankingWeights | None = None) -> None:
-        if not 0.0 <= low < high <= 1.0:
-            raise ValueError("confidence bounds need 0 <= low < high <= 1")
         self.index = index
         self.top_k = top_k
-        self.low, self.high = low, high
+        self.calibration = calibration or Calibration.load()
         self.weights = weights or RankingWeights()
 
     def run(self, query: str, *, tenant: str, market: str, language: str, rewritten: bool = False,
@@ -135,34 +139,45 @@ class Retriever:
         vector = list(query_vector) if query_vector is not None else self.index.embed_query(query).tolist()
         hybrid = self.index.search(query, tenant=tenant, market=market, top_k=self.top_k * _WIDEN,
                                    query_vector=vector, with_similarity=True)
+        # The dense ranking's own best are always candidates: lexical noise (another language, another
+        # script) can crowd them out of the fused list, and ranking below is by similarity anyway.
+        dense = [replace(hit, similarity=hit.score) for hit in self.index.search(
+            query, tenant=tenant, market=market, top_k=self.top_k * _WIDEN, mode="dense", query_vector=vector)]
         in_language: list[ScoredChunk] = []
         if not any(_same_language(hit.chunk.language, language) for hit in hybrid[: self.top_k]):
             # Dense only: its scores are the similarities, so no vectors need to come back.
             in_language = [replace(hit, similarity=hit.score) for hit in self.index.search(
                 query, tenant=tenant, market=market, language=language, top_k=self.top_k, mode="dense",
                 query_vector=vector)]
-        evidence = self._rank([*hybrid, *in_language], market=market, language=language)
-        best = max((e.similarity for e in evidence), default=0.0)
-        return Retrieval(query=query, rewritten=rewritten, evidence=evidence, confidence=self.confidence(best),
+        identifiers = self.index.sparse.identifiers(query)
+        evidence = self._rank([*hybrid, *dense, *in_language], market=market, language=language,
+                              identifiers=identifiers)
+        confidence = self._confidence(evidence[0], language) if evidence else 0.0
+        return Retrieval(query=query, rewritten=rewritten, evidence=evidence, confidence=confidence,
                          query_vector=vector)
 
-    def confidence(self, similarity: float) -> float:
-        return min(1.0, max(0.0, (similarity - self.low) / (self.high - self.low)))
+    def _confidence(self, best: Evidence, language: str) -> float:
+        """How sure the answer from the best-ranked evidence is: its similarity, calibrated for the language
+        pair. A past chat must match better to be trusted (its short turns resemble every question a little)."""
+        similarity = best.similarity + (self.weights.conversation if best.chunk.kind == "conversation" else 0.0)
+        return self.calibration.confidence(similarity, language, best.chunk.language)
 
-    def _rank(self, hits: list[ScoredChunk], *, market: str, language: str) -> list[Evidence]:
+    def _rank(self, hits: list[ScoredChunk], *, market: str, language: str, identifiers: set[str]) -> list[Evidence]:
         fused: dict[str, ScoredChunk] = {}
         for hit in hits:
             fused.setdefault(hit.chunk.point_id, hit)
         order = {point_id: rank for rank, point_id in enumerate(fused)}
         w = self.weights
 
-        def key(hit: ScoredChunk) -> tuple[float, int]:
+        def key(hit: ScoredChunk) -> tuple[bool, float, int]:
             chunk = hit.chunk
             bonus = (w.language if _same_language(chunk.language, language) else 0.0) + (
                 w.market if chunk.market != ANY_MARKET and chunk.market == market else 0.0)
             bonus += w.curated if chunk.kind in ("faq", "policy") else 0.0
             bonus += w.conversation if chunk.kind == "conversation" else 0.0
-            return (hit.similarity or 0.0) + bonus, -order[chunk.point_id]
+            # A customer who types an order number or a product code means that one.
+            exact = bool(identifiers) and self.index.sparse.mentions(chunk.text, identifiers)
+            return exact, (hit.similarity or 0.0) + bonus, -order[chunk.point_id]
 
         ranked = sorted(fused.values(), key=key, reverse=True)[: self.top_k]
         return [Evidence(number=n, chunk=hit.chunk, score=hit.score, similarity=hit.similarity or 0.0)

@@ -1,7 +1,7 @@
 """The agent's contracts: what a connector sends, what the stages pass on, and the reply.
 
-``AnswerRequest`` comes in; ``Reply`` goes out (DESIGN.md, "Contracts worth keeping
-stable"). In between, each stage of ``agent.pipeline.Agent`` hands the next a typed
+``AnswerRequest`` comes in; ``Reply`` goes out (a stable contract: channels, the desk and
+evals read it). In between, each stage of ``agent.pipeline.Agent`` hands the next a typed
 value: ``LanguageDecision``, ``Retrieval`` (numbered ``Evidence``), ``Draft`` (the body a
 generator wrote) and the guardrails' ``GuardrailFinding`` list.
 
@@ -141,9 +141,9 @@ class Draft(BaseModel):
 
 
 class GuardrailFinding(BaseModel):
-    rule: Literal["forbidden_term", "pii", "avoid_phrase", "emoji", "length", "language"]
+    rule: Literal["forbidden_term", "pii", "avoid_phrase", "emoji", "length", "language", "register"]
     detail: str
-    action: Literal["repaired", "replaced"]
+    action: Literal["repaired", "replaced", "flagged"] = Field(description="'flagged': kept as is, for review")
 
 
 # -- the reply -----------------------------------------------------------------------------------------------------
@@ -186,6 +186,8 @@ class Reply(BaseModel):
     conversation_id: str
     text: str = Field(description="the reply to show; empty when handed off to a human")
     language: str
+    market: str = Field(default="", description="the market's canonical code, e.g. 'GB' for a message sent with "
+                        "'UK' (empty only in replies stored before the field existed)")
     persona_id: str
     generator: str
     citations: list[Citation] = Field(default_factory=list)

@@ -7,11 +7,16 @@ moderate signals add up to a strong one and any single strong one suffices:
   retrieval computes anyway; it hears anger in any language without a word list;
 - ``frustration_terms``: the market's words of anger and exasperation ("inakzeptabel", "最悪");
 - ``repeat_terms``: "third time", "schon wieder", "อีกแล้ว";
+- ``angry_emoji``: 😡 🤬 😤 🙄 👎 and their kin;
 - ``all_caps``: a message shouted in capitals (scripts with case only);
 - ``exclamations``: "!!!", "！！"; ``question_marks``: "???", "？？", "؟؟";
 - ``repeated_question``: the customer asks again what they asked before (character
   trigrams, so it works without spaces between words);
 - ``echoes_bot``: the customer quotes the bot's previous reply back at it.
+
+Capitals, "!!!" and "???" say how strongly someone feels, not what they feel: "WE WON!!!" shouts
+too. So these three count in full once the message sounds negative in another way (the anger head
+at 0.5 or more, any other signal above) and at 40% of their weight when nothing else does.
 
 Example:
     >>> scorer = FrustrationScorer()
@@ -34,19 +39,24 @@ from agent.schema import Turn
 from personas import EscalationRules
 from polydesk.terms import TermSet
 
-__all__ = ["Frustration", "FrustrationScorer", "similarity"]
+__all__ = ["Frustration", "FrustrationScorer", "similarity", "trigrams"]
 
 # Signal strengths: what each says about frustration on its own.
 WEIGHTS = {
     "anger": 0.85,  # times the angry head's probability: the model alone is sure only when it is very sure
     "frustration_terms": 0.45,  # one term; two or more count 0.6
     "repeat_terms": 0.4,
+    "angry_emoji": 0.3,
     "all_caps": 0.35,
     "exclamations": 0.25,
     "question_marks": 0.2,
     "repeated_question": 0.4,
     "echoes_bot": 0.35,
 }
+_INTENSITY_ALONE = 0.4  # their share of weight in a message that sounds negative in no other way
+_NEGATIVE_ANGER = 0.5  # the angry head's probability from which a message sounds negative on its own
+_ANGRY_EMOJI = re.compile("[\U0001F621\U0001F92C\U0001F624\U0001F620\U0001F4A2\U0001F44E\U0001F595"
+                          "\U0001F644\U0001F612\U0001F926]")  # 😡 🤬 😤 😠 💢 👎 🖕 🙄 😒 🤦
 _CASED = regex.compile(r"[\p{Latin}\p{Greek}\p{Cyrillic}]")
 _EXCLAMATIONS = re.compile(r"[!！¡]")
 _QUESTION_RUN = re.compile(r"[?？؟]{3,}")
@@ -68,20 +78,21 @@ class Frustration:
         return ", ".join(f"{name} {value:.2f}" for name, value in sorted(self.signals.items(), key=lambda s: -s[1]))
 
 
-def _trigrams(text: str) -> set[str]:
+def trigrams(text: str) -> set[str]:
+    """The character trigrams of a text, casefolded, punctuation and spacing collapsed to one space."""
     flat = _NOT_TEXT.sub(" ", text.casefold()).strip()
     return {flat[i : i + 3] for i in range(max(0, len(flat) - 2))}
 
 
 def similarity(a: str, b: str) -> float:
     """Jaccard similarity of character trigrams (script-agnostic: no word boundaries needed)."""
-    left, right = _trigrams(a), _trigrams(b)
+    left, right = trigrams(a), trigrams(b)
     return len(left & right) / len(left | right) if left and right else 0.0
 
 
 def _containment(part: str, whole: str) -> float:
-    grams = _trigrams(part)
-    return len(grams & _trigrams(whole)) / len(grams) if grams else 0.0
+    grams = trigrams(part)
+    return len(grams & trigrams(whole)) / len(grams) if grams else 0.0
 
 
 class FrustrationScorer:
@@ -101,13 +112,8 @@ class FrustrationScorer:
             signals["frustration_terms"] = 0.6 if len(found) > 1 else WEIGHTS["frustration_terms"]
         if repeat_terms.find(message):
             signals["repeat_terms"] = WEIGHTS["repeat_terms"]
-        cased = _CASED.findall(message)
-        if len(cased) >= _MIN_CAPS_LETTERS and sum(c.isupper() for c in cased) >= 0.7 * len(cased):
-            signals["all_caps"] = WEIGHTS["all_caps"]
-        if len(_EXCLAMATIONS.findall(message)) >= 3:
-            signals["exclamations"] = WEIGHTS["exclamations"]
-        if _QUESTION_RUN.search(message):
-            signals["question_marks"] = WEIGHTS["question_marks"]
+        if _ANGRY_EMOJI.search(message):
+            signals["angry_emoji"] = WEIGHTS["angry_emoji"]
         substance = len(_NOT_TEXT.sub("", message))
         if substance >= _MIN_REPEAT_CHARS and any(
             turn.role == "customer" and similarity(message, turn.text) >= _REPEAT_SIMILARITY for turn in history
@@ -117,6 +123,15 @@ class FrustrationScorer:
         if (last_bot is not None and substance >= _MIN_ECHO_CHARS
                 and _containment(message, last_bot.text) >= _ECHO_CONTAINMENT):
             signals["echoes_bot"] = WEIGHTS["echoes_bot"]
+        negative = min(1.0, max(anger / _NEGATIVE_ANGER, 1.0 if signals.keys() - {"anger"} else 0.0))
+        intensity = _INTENSITY_ALONE + (1.0 - _INTENSITY_ALONE) * negative
+        cased = _CASED.findall(message)
+        if len(cased) >= _MIN_CAPS_LETTERS and sum(c.isupper() for c in cased) >= 0.7 * len(cased):
+            signals["all_caps"] = round(WEIGHTS["all_caps"] * intensity, 3)
+        if len(_EXCLAMATIONS.findall(message)) >= 3:
+            signals["exclamations"] = round(WEIGHTS["exclamations"] * intensity, 3)
+        if _QUESTION_RUN.search(message):
+            signals["question_marks"] = round(WEIGHTS["question_marks"] * intensity, 3)
         calm = 1.0
         for value in signals.values():
             calm *= 1.0 - value

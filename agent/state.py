@@ -14,7 +14,7 @@ its event on the events stream (``agent.events``) in one transaction: desks neve
 event for a state that was not saved, nor a saved handoff without its event.
 
 Example:
-    >>> store = ConversationStore.open(settings)                      # doctest: +SKIP
+    >>> store = ConversationStore.from_settings(connect_redis(settings), settings)      # doctest: +SKIP
     >>> conversation = store.get("tidewell", "c-1") or Conversation.start(
     ...     tenant="tidewell", conversation_id="c-1", market="DE", channel="web")
     >>> store.save(conversation)
@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field, ValidationError
 from agent.events import EventLog, HandoffEvent
 from agent.schema import Escalation, Turn
 from polydesk.errors import ConflictError, StoreError
-from polydesk.redisdb import connect_redis, redis_errors
+from polydesk.redisdb import redis_errors
 from polydesk.settings import Settings
 
 KEY_PREFIX = "polydesk:conv"
@@ -110,22 +110,21 @@ class Conversation(BaseModel):
 class ConversationStore:
     """Reads and writes conversations; every Redis failure becomes a ``StoreError`` (``store_unavailable``)."""
 
-    def __init__(self, client: redis.Redis, *, ttl_s: int, max_turns: int, lock_s: float = 60.0) -> None:
-        self.client = client
+    def __init__(self, client: redis.Redis, *, ttl_s: int, max_turns: int, lock_s: float = 60.0,
+                 events: EventLog | None = None) -> None:
+        self.client = client  # the caller's: it opens and closes it
         self.ttl_s = ttl_s
         self.max_turns = max_turns
         self.lock_s = lock_s
-        self.events = EventLog(client)
+        self.events = events or EventLog(client)
 
     @classmethod
-    def open(cls, settings: Settings) -> ConversationStore:
-        # A message holds its conversation's lock while it is answered, an LLM call included.
-        return cls(connect_redis(settings), ttl_s=int(settings.conversation_ttl_hours * 3600),
-                   max_turns=settings.conversation_max_turns, lock_s=2 * settings.llm_timeout_s + 30)
-
-    def close(self) -> None:
-        with redis_errors("close"):
-            self.client.close()
+    def from_settings(cls, client: redis.Redis, settings: Settings, *, events: EventLog | None = None,
+                      ) -> ConversationStore:
+        """Retention and history length from the settings; a message holds its conversation's lock while it is
+        answered, an LLM call included."""
+        return cls(client, ttl_s=int(settings.conversation_ttl_hours * 3600), max_turns=settings.conversation_max_turns,
+                   lock_s=2 * settings.llm_timeout_s + 30, events=events)
 
     @staticmethod
     def key(tenant: str, conversation_id: str) -> str:

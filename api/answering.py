@@ -8,17 +8,15 @@ the message kept in the inbox when Redis or the store is down, if configured; el
 from __future__ import annotations
 
 import logging
-import re
+from itertools import pairwise
 
 from agent.schema import AnswerRequest, CustomerMessage, Reply
 from api.auth import Caller
 from api.deps import Services
 from polydesk.errors import StoreError
+from polydesk.sentences import sentence_spans
 
 log = logging.getLogger("polydesk.api")
-
-# After a sentence's end: Latin/Arabic punctuation before a space, CJK punctuation anywhere; or a paragraph.
-_PIECE_END = re.compile(r"(?<=[.!?؟])(?=\s)|(?<=[。！？])|(?<=\n)")
 
 
 def answer(services: Services, caller: Caller, message: CustomerMessage, *,
@@ -59,5 +57,6 @@ def sse_event(data: str, *, event: str | None = None) -> str:
 
 
 def pieces(text: str) -> list[str]:
-    """``text`` in sentence-sized pieces that join back to exactly ``text`` (no spaces assumed)."""
-    return [piece for piece in _PIECE_END.split(text) if piece]
+    """``text`` in sentence-sized pieces, each with the whitespace after it, that join back to exactly ``text``."""
+    cuts = [0, *(sentence.stop for sentence in sentence_spans(text)[:-1]), len(text)]
+    return [text[start:stop] for start, stop in pairwise(cuts) if stop > start]

@@ -19,11 +19,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from agent.pipeline import Agent
 from api import errors
 from api.auth import ApiKey, demo_keys, parse_keys
 from api.deps import Services
 from api.routes import answer, chat, conversations, knowledge, ops, personas, privacy
+from api.runtime import Runtime
 from polydesk.errors import ConfigError
 from polydesk.settings import Settings, get_settings
 
@@ -63,21 +63,22 @@ class RequestMetrics:
                 services.metrics.observe_request(scope["method"], route, status, time.perf_counter() - began)
 
 
-def create_app(settings: Settings | None = None, *, agent: Agent | None = None,
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
                keys: Sequence[ApiKey] = (), background: bool = True) -> FastAPI:
-    """The app. ``agent`` defaults to one opened on ``settings`` at start-up (and closed at shutdown);
-    ``background`` also runs the ingestion job worker and the webhook delivery in this process."""
+    """The app. ``runtime`` (the shared resources and the agent) defaults to one opened on ``settings`` at
+    start-up and closed at shutdown; one handed in stays the caller's. ``background`` also runs the ingestion
+    job worker and the webhook delivery in this process."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = Services.open(settings, keys=keys, agent=agent, background=background)
+        services = Services.open(settings, keys=keys, runtime=runtime, background=background)
         app.state.services = services
         services.start(warm_up=background)
         try:
             yield
         finally:
-            services.close(close_agent=agent is None)
+            services.close()
 
     app = FastAPI(title="polydesk", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     errors.install(app)

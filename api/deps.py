@@ -1,6 +1,6 @@
 """What routes depend on: the process's services and the caller behind the API key.
 
-Routes read like sentences (CONVENTIONS: full-stack-fastapi-template):
+Routes read like sentences:
 ``def answer(body: AnswerBody, caller: ConnectorCaller, services: ServicesDep)``.
 The tenant of every request is the caller's: no route takes a tenant from the client.
 """
@@ -17,14 +17,19 @@ import redis
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from agent.events import WebhookDispatcher
+from agent.events import EventLog
 from agent.inbox import Inbox
 from agent.pipeline import Agent
+from agent.state import ConversationStore
+from agent.webhooks import WebhookDispatcher
 from api.auth import ApiKey, Caller, KeyRing, Role
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
+from api.runtime import Runtime
 from ingestion.jobs import JobQueue
+from knowledge.index import KnowledgeIndex
+from personas import PersonaCatalog
 from polydesk.errors import AuthenticationError, PermissionDeniedError
 from polydesk.settings import Settings
 
@@ -33,10 +38,14 @@ log = logging.getLogger("polydesk.api")
 
 @dataclass
 class Services:
-    """Everything one process shares between requests; opened at start-up, closed at shutdown."""
+    """Everything one process shares between requests; opened at start-up, closed at shutdown.
+
+    The shared resources (Redis, the index, personas, conversations, events, the agent) are the runtime's;
+    routes read them as ``services.index``, ``services.conversations``, ... and never through the agent.
+    """
 
     settings: Settings
-    agent: Agent
+    runtime: Runtime
     keys: KeyRing
     limiter: RateLimiter
     metrics: Metrics
@@ -45,24 +54,47 @@ class Services:
     jobs: JobQueue | None = None
     webhooks: WebhookDispatcher | None = None
     warm: threading.Event | None = None  # set when the warm-up is done; None when none was started
+    owns_runtime: bool = True
+
+    @property
+    def agent(self) -> Agent:
+        return self.runtime.agent
+
+    @property
+    def index(self) -> KnowledgeIndex:
+        return self.runtime.index
+
+    @property
+    def catalog(self) -> PersonaCatalog:
+        return self.runtime.catalog
+
+    @property
+    def conversations(self) -> ConversationStore:
+        return self.runtime.conversations
+
+    @property
+    def events(self) -> EventLog:
+        return self.runtime.events
 
     @property
     def redis(self) -> redis.Redis:
-        return self.agent.conversations.client
+        return self.runtime.redis
 
     @classmethod
-    def open(cls, settings: Settings, *, keys: Sequence[ApiKey], agent: Agent | None = None,
+    def open(cls, settings: Settings, *, keys: Sequence[ApiKey], runtime: Runtime | None = None,
              background: bool = True) -> Services:
-        """``background``: this process also runs the ingestion jobs and the webhook delivery."""
-        agent = agent or Agent.open(settings)
-        client = agent.conversations.client
-        jobs = JobQueue(client, index=agent.index, settings=settings) if background else None
+        """On ``runtime``, else on one opened here (and closed by ``close``). ``background``: this process also
+        runs the ingestion jobs and the webhook delivery."""
+        owns_runtime = runtime is None
+        runtime = runtime or Runtime.open(settings)
+        client = runtime.redis
+        jobs = JobQueue(client, index=runtime.index, settings=settings) if background else None
         webhooks = WebhookDispatcher.from_settings(settings, client) if background else None
-        return cls(settings=settings, agent=agent, keys=KeyRing(keys),
+        return cls(settings=settings, runtime=runtime, keys=KeyRing(keys), owns_runtime=owns_runtime,
                    limiter=RateLimiter(client, per_minute=settings.rate_limit_per_minute,
                                        burst=settings.rate_limit_burst, fail_open=settings.degraded_reply),
                    metrics=Metrics(), jobs=jobs, webhooks=webhooks,
-                   idempotency=IdempotencyStore(client, conversations=agent.conversations,
+                   idempotency=IdempotencyStore(client, conversations=runtime.conversations,
                                                 ttl_s=int(settings.idempotency_ttl_hours * 3600)),
                    inbox=Inbox(settings.inbox_path))
 
@@ -85,13 +117,13 @@ class Services:
             if self.warm is not None:
                 self.warm.set()
 
-    def close(self, *, close_agent: bool) -> None:
+    def close(self) -> None:
         if self.jobs is not None:
             self.jobs.stop()
         if self.webhooks is not None:
             self.webhooks.close()
-        if close_agent:
-            self.agent.close()
+        if self.owns_runtime:
+            self.runtime.close()
 
 
 def get_services(request: Request) -> Services:

@@ -30,10 +30,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import polydesk  # noqa: F401  (offline switches first)
-from agent.llm import LLMGenerator
+from agent.generators import ExtractiveGenerator, FallbackGenerator
+from agent.generators.llm import LLMGenerator
 from agent.phrases import say
 from agent.pipeline import Agent
 from agent.schema import AnswerRequest
+from api.runtime import Runtime
 from bench.report import machine, write_result
 from polydesk.settings import Settings
 
@@ -93,9 +95,10 @@ def one_run(agent: Agent, rounds: int, run: int, *, english_only: bool = False) 
     for round_ in range(rounds):
         for market, channel, question, follow_up in questions:
             conversation = f"bench-{run}-{round_}-{market}"
-            if isinstance(agent.generator, LLMGenerator) and "mock_response" in agent.generator.completion_kwargs:
+            llm = agent.generator.primary if isinstance(agent.generator, FallbackGenerator) else None
+            if isinstance(llm, LLMGenerator) and "mock_response" in llm.completion_kwargs:
                 language = agent.language.run(question, market=agent.catalog.market(market)).language
-                agent.generator.completion_kwargs["mock_response"] = f"{say('safe_reply', language)} [1]"
+                llm.completion_kwargs["mock_response"] = f"{say('safe_reply', language)} [1]"
             for message in (question, follow_up):
                 reply = agent.answer(AnswerRequest(tenant="tidewell", market=market, channel=channel,
                                                    message=message, conversation_id=conversation))
@@ -106,12 +109,13 @@ def one_run(agent: Agent, rounds: int, run: int, *, english_only: bool = False) 
     return stages
 
 
-def _llm_generator(agent: Agent, kind: str, max_tokens: int) -> LLMGenerator:
+def _llm_generator(agent: Agent, kind: str, max_tokens: int) -> FallbackGenerator:
     if kind == "local":
-        return LLMGenerator("polydesk-local/smollm2", fallback=agent.extractive, max_tokens=max_tokens,
-                            temperature=0.0, timeout_s=120)
-    return LLMGenerator("openai/bench-mock", fallback=agent.extractive, max_tokens=max_tokens,
-                        completion_kwargs={"mock_response": f"{say('safe_reply', 'en')} [1]"})
+        llm = LLMGenerator("polydesk-local/smollm2", max_tokens=max_tokens, temperature=0.0, timeout_s=120)
+    else:
+        llm = LLMGenerator("openai/bench-mock", max_tokens=max_tokens,
+                           completion_kwargs={"mock_response": f"{say('safe_reply', 'en')} [1]"})
+    return FallbackGenerator(llm, ExtractiveGenerator(embedder=agent.index.embedder, tokenizer=agent.index.sparse))
 
 
 def main() -> None:
@@ -136,7 +140,8 @@ def main() -> None:
                 raise SystemExit(f"ingesting the demo failed (exit code {child.exitcode})")
             print(f"demo ingested in {time.perf_counter() - started:.1f} s")
         before = _rss_mb()
-        with Agent.open(settings) as agent:
+        with Runtime.open(settings) as runtime:
+            agent = runtime.agent
             if args.llm:
                 agent.generator = _llm_generator(agent, args.llm, args.llm_max_tokens)
             english_only = args.llm == "local"

@@ -22,10 +22,8 @@ from pathlib import Path
 from bench.report import machine, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
-# The eval sub-app as ``polydesk eval`` will mount it (api/cli.py: app.add_typer(eval_app, name="eval")).
-COMMAND = ("from api.cli import app; from api.cli_eval import eval_app; "
-           "app.add_typer(eval_app, name='eval') if not any(g.name == 'eval' for g in app.registered_groups) "
-           "else None; app(prog_name='polydesk')")
+# ``polydesk`` as its entry point runs it (pyproject: api.cli.main:app).
+COMMAND = "from api.cli.main import app; app(prog_name='polydesk')"
 
 
 def one_run(out: Path, concurrency: int) -> tuple[float, dict[str, object]]:

@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 
 MEAN_METRICS = ("fact_recall", "hit_at_1", "hit_at_3", "mrr", "context_recall", "context_precision", "chrf",
-                "string_similarity", "rouge_l")
+                "string_similarity", "rouge_l", "cited_hit_at_1")
+# Summary name -> the per-case score it averages (evals.metrics.answer_scores): shares of the cases they apply to.
+RATE_METRICS = {"answer_rate": "answered", "false_answer_rate": "false_answer"}
 JUDGE_METRICS = ("faithfulness", "answer_relevancy", "answer_correctness")
 RESAMPLES = 2000
 NOT_RUN = "not run"
@@ -97,6 +99,7 @@ def group_metrics(records: Sequence[Record]) -> dict[str, Any]:
         "accuracy": _mean(correct), "accuracy_ci": bootstrap_ci(correct),
     }
     metrics.update({name: _mean(r["scores"].get(name) for r in records) for name in MEAN_METRICS})
+    metrics.update({name: _mean(r["scores"].get(score) for r in records) for name, score in RATE_METRICS.items()})
     metrics.update(escalation_scores(records))
     metrics["language_match"] = _mean(r["scores"].get("language_match") for r in records)
     metrics["persona_compliance"] = _mean(r["scores"].get("persona_compliant") for r in records)

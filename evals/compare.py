@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evals.aggregate import Record, bootstrap_difference, read_results, summarize
 from evals.report import RESULTS
+from knowledge.schema import MarketCode
 from polydesk.errors import InputError
 
 
@@ -37,7 +38,7 @@ class Gates(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     accuracy_min: float | None = Field(default=None, ge=0, le=1)
-    accuracy_min_by_market: dict[str, float] = Field(default_factory=dict)
+    accuracy_min_by_market: dict[MarketCode, float] = Field(default_factory=dict)
     escalation_recall_min: float | None = Field(default=None, ge=0, le=1)
     escalation_precision_min: float | None = Field(default=None, ge=0, le=1)
     language_match_min: float | None = Field(default=None, ge=0, le=1)

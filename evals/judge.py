@@ -45,7 +45,7 @@ def judge_metrics(model: str, embedder: Any, *, api_base: str | None = None) -> 
     from ragas.metrics import AnswerCorrectness, AnswerRelevancy, Faithfulness
 
     if model.startswith("polydesk-local/"):  # the in-process demo model, as the LLM generator accepts it
-        from agent.local_llm import register_local_llm
+        from agent.generators.local import register_local_llm
 
         register_local_llm()
     llm = LangchainLLMWrapper(ChatLiteLLM(model=model, api_base=api_base, temperature=0.0))

@@ -15,9 +15,16 @@ language, channel and tag. Every score is computed from what the reply shows, no
   and ROUGE-L over words, or characters in scripts written without spaces (ragas' ``RougeScore`` tokenises
   with rouge-score's default, which keeps only ASCII letters and digits: it scores Thai against Thai on the
   digits alone).
+- answering (what a customer gets, whichever document retrieval ranked first): ``answered`` (answerable cases:
+  the reply cites a source and does not hand off), ``cited_hit_at_1`` (answerable cases with reference sources:
+  the reply's first citation is one of them; no citation is a miss), ``false_answer`` (unanswerable cases: the
+  reply cites a source and does not hand off, i.e. it answers what the knowledge cannot answer). Averaged, they
+  are the answer rate, the cited hit@1 and the false-answer rate. A request that failed scores 0 for the first
+  two and nothing for the third (an error is not an answer; ``errors`` counts it).
 - language: the reply's declared language and the language detected in its body are the customer's.
 - persona: the persona routing expects for (tenant, channel, market) answered, greeting on the first reply
-  only, sign-off, length, no term the market or persona bans, honorific forms where the market requires them.
+  only, sign-off, length, no term the market or persona bans, and, where the market requires honorifics, one of
+  its forms in the persona's own words (the reply's greeting and sign-off; the quoted body does not count).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from agent.phrases import greeting_for, sign_off_for
 from evals.facts import check_facts
 from evals.suite import Case
 from personas import PersonaCatalog
@@ -125,6 +133,19 @@ def similarity_scores(response: str, reference: str) -> dict[str, float]:
             "rouge_l": round(float(rouge), 4)}
 
 
+def answer_scores(case: Case, reply: dict[str, Any] | None, outcome: str) -> dict[str, float | None]:
+    """Answer rate and cited hit@1 on answerable cases, the false-answer rate on unanswerable ones (per case)."""
+    if case.expect == "answer":
+        cited = [c["document_id"] for c in (reply or {}).get("citations", [])]
+        scores: dict[str, float | None] = {"answered": float(outcome == "answer")}
+        if case.sources:
+            scores["cited_hit_at_1"] = float(bool(cited) and cited[0] in case.sources)
+        return scores
+    if case.expect == "decline":
+        return {"false_answer": None if reply is None else float(outcome == "answer")}
+    return {}
+
+
 def observed_outcome(reply: dict[str, Any]) -> str:
     if reply["status"] == "handed_off" or reply["escalation"].get("escalate"):
         return "escalate"
@@ -150,16 +171,17 @@ class CaseScorer:
     def score(self, case: Case, reply: dict[str, Any] | None) -> dict[str, Any]:
         if reply is None:
             return {"outcome": "error", "correct": False, "facts_found": [], "facts_missing": list(case.must_contain),
-                    "forbidden_found": [], "fact_recall": 0.0 if case.must_contain else None}
+                    "forbidden_found": [], "fact_recall": 0.0 if case.must_contain else None,
+                    **answer_scores(case, None, "error")}
         resolved = self.catalog.resolve(tenant=self.tenant, channel=case.channel, market=case.market)
-        body, parts = split_reply(reply["text"], resolved.persona.greeting(reply["language"]),
-                                  resolved.persona.sign_off(reply["language"]))
+        body, parts = split_reply(reply["text"], greeting_for(resolved.persona, reply["language"]),
+                                  sign_off_for(resolved.persona, reply["language"]))
         outcome = observed_outcome(reply)
         facts = check_facts(body, case.must_contain, case.must_not_contain)
         scores: dict[str, Any] = {
             "outcome": outcome, "correct": is_correct(case, outcome, facts.missing, facts.forbidden),
             "facts_found": facts.found, "facts_missing": facts.missing, "forbidden_found": facts.forbidden,
-            "fact_recall": facts.recall,
+            "fact_recall": facts.recall, **answer_scores(case, reply, outcome),
         }
         if case.expect == "answer" and case.sources:
             # Ranked by retrieval when the reply says (``retrieved``), else the cited documents in citation order.
@@ -195,10 +217,19 @@ class CaseScorer:
         honorifics = market.culture.honorifics
         if honorifics and honorifics.required and honorifics.forms and \
                 language_family(language) == language_family(market.default_language):
-            forms = TermSet.compile([(form, form) for form in honorifics.forms])
-            checks["honorifics"] = bool(forms.find(reply["text"]))
+            # Checked on the persona's own words in this reply (its greeting, on a first reply, and its sign-off),
+            # which address the customer in every reply: the body quotes the brand's knowledge as the brand wrote
+            # it (the guardrails flag informal address there), so a form it happens to contain does not count.
+            own = (greeting_for(persona, language) if parts["greeting"] else "",
+                   sign_off_for(persona, language) if parts["sign_off"] else "")
+            checks["honorifics"] = bool(_honorific_forms(honorifics.forms).find("\n".join(own)))
         failed = [name for name, ok in checks.items() if not ok]
         return {"persona_compliant": not failed, "persona_failed": failed, "banned_found": found}
+
+
+@lru_cache(maxsize=64)
+def _honorific_forms(forms: tuple[str, ...]) -> TermSet:
+    return TermSet.compile([(form, form) for form in forms])
 
 
 @lru_cache(maxsize=256)

@@ -1,6 +1,7 @@
 """A run folder: ``results.jsonl`` (one record per case), ``summary.json`` and a self-contained ``report.html``.
 
-The page has a per-market table (accuracy with its 95% CI, retrieval, similarity, escalation P/R, language
+The page has a per-market table (accuracy with its 95% CI, cited hit@1, answer rate on answerable cases,
+false-answer rate on unanswerable ones, retrieval, similarity, escalation P/R, language
 match, persona compliance, latency), inline SVG charts (accuracy per market, escalation queue confusion
 matrix, latency), the same table per language, channel and tag, and every failed case with its reply, cited
 sources and what was missing. Each market row carries its numbers as ``data-*`` attributes so tests (and
@@ -21,6 +22,8 @@ from evals.charts import accuracy_chart, confusion_chart, latency_chart
 
 RESULTS, SUMMARY, REPORT = "results.jsonl", "summary.json", "report.html"
 COLUMNS = [("cases", "cases", "n"), ("accuracy", "accuracy", "pct"), ("fact_recall", "fact recall", "pct"),
+           ("cited_hit_at_1", "cited hit@1", "pct"), ("answer_rate", "answer rate", "pct"),
+           ("false_answer_rate", "false answers", "pct"),
            ("hit_at_1", "hit@1", "pct"), ("mrr", "MRR", "num"), ("context_recall", "ctx recall", "pct"),
            ("context_precision", "ctx precision", "pct"), ("chrf", "chrF", "num"), ("rouge_l", "ROUGE-L", "num"),
            ("escalation_precision", "esc. P", "pct"), ("escalation_recall", "esc. R", "pct"),
@@ -143,7 +146,9 @@ def render(summary: dict[str, Any], records: Sequence[Record]) -> str:
         f"<p><b>accuracy {fmt(overall['accuracy'], 'pct')}</b>{_ci(overall)} over {overall['cases']} cases "
         f"({overall['errors']} errors); escalation P {fmt(overall['escalation_precision'], 'pct')} / "
         f"R {fmt(overall['escalation_recall'], 'pct')}; language {fmt(overall['language_match'], 'pct')}; "
-        f"persona {fmt(overall['persona_compliance'], 'pct')}.</p><p class=small>{judge_line}</p>",
+        f"persona {fmt(overall['persona_compliance'], 'pct')}; cited hit@1 "
+        f"{fmt(overall.get('cited_hit_at_1'), 'pct')}, answer rate {fmt(overall.get('answer_rate'), 'pct')}, "
+        f"false answers {fmt(overall.get('false_answer_rate'), 'pct')}.</p><p class=small>{judge_line}</p>",
         "<h2>Per market</h2>", _table(summary["by_market"], "market", data=True),
         "<div class=charts>" + "".join(charts) + "</div>",
         "<h2>Latency per stage</h2>", _latency(summary["latency_ms"]),

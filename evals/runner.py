@@ -6,8 +6,8 @@ messages are sent first, then the message whose reply is scored. Cases run concu
 threads); scoring runs after all replies are in.
 
 Example:
-    >>> with Agent.open(settings) as agent:                                       # doctest: +SKIP
-    ...     records = run_cases(cases, InProcessTarget(agent, tenant="tidewell"), run_id="r1")
+    >>> with Runtime.open(settings) as runtime:                                   # doctest: +SKIP
+    ...     records = run_cases(cases, InProcessTarget(runtime.agent, tenant="tidewell"), run_id="r1")
 """
 
 from __future__ import annotations

@@ -3,10 +3,11 @@
 A chunk never crosses a heading: each section (the blocks under one heading
 path) is packed into chunks of at most ``max_tokens`` estimated model tokens,
 block by block (paragraphs, list items, table rows). A block larger than the
-budget is cut at sentence ends (``.!?。！？؟`` and Thai/Lao spaces), and a
-sentence larger than the budget at a character count. Table rows are packed
-under their header row, repeated in every chunk. The nearest heading leads
-each chunk's text, because a passage without its heading loses its subject.
+budget is cut at sentence ends (``polydesk.sentences``, and any space between
+Thai or Lao words: a piece only has to fit), a sentence larger than the budget
+at a character count; the pieces keep the block's own whitespace. Table rows
+are packed under their header row, repeated in every chunk. The nearest heading
+leads each chunk's text, because a passage without its heading loses its subject.
 
 Sizes are estimated tokens: a character of an unspaced script counts as one
 token (Thai as 0.4, being written with several characters per syllable), the
@@ -29,12 +30,11 @@ from typing import NamedTuple
 import regex
 
 from ingestion.parsing import Block
+from polydesk.sentences import sentence_spans
 
 _CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Khmer}\p{Myanmar}]")
 _THAI = regex.compile(r"[\p{Thai}\p{Lao}]")
 _UNSPACED = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Khmer}\p{Myanmar}\p{Thai}\p{Lao}]")
-# Sentence ends: Latin/Arabic punctuation followed by a space, CJK full stops, or a space inside Thai/Lao text.
-_SENTENCE_END = regex.compile(r"(?<=[.!?؟…])\s+|(?<=[。！？])|(?<=[\p{Thai}\p{Lao}])\s+(?=[\p{Thai}\p{Lao}])")
 
 
 def estimate_tokens(text: str) -> float:
@@ -142,20 +142,14 @@ class Chunker:
         whole = estimate_tokens(text)
         if whole <= budget:
             return [(text, whole)]
-        out: list[tuple[str, float]] = []
-        current, current_cost = "", 0.0
-        for sentence in (s for s in _SENTENCE_END.split(text) if s and s.strip()):
-            for part in _hard_split(sentence.strip(), budget):
-                joined = _join(current, part) if current else part
-                joined_cost = estimate_tokens(joined)
-                if current and joined_cost > budget:
-                    out.append((current, current_cost))
-                    current, current_cost = part, estimate_tokens(part)
+        pieces: list[tuple[int, int]] = []  # spans of ``text``, so the block's own whitespace stays
+        for sentence in sentence_spans(text, thai_phrases=True):
+            for start, end in _hard_split(text, sentence.start, sentence.end, budget):
+                if pieces and estimate_tokens(text[pieces[-1][0] : end]) <= budget:
+                    pieces[-1] = (pieces[-1][0], end)
                 else:
-                    current, current_cost = joined, joined_cost
-        if current:
-            out.append((current, current_cost))
-        return out
+                    pieces.append((start, end))
+        return [(text[start:end], estimate_tokens(text[start:end])) for start, end in pieces]
 
     @staticmethod
     def _draft(heading: str, table_header: str, pieces: list[_Piece], section: str) -> ChunkDraft:
@@ -183,27 +177,29 @@ def _sections(blocks: Sequence[Block]) -> Iterable[list[Block]]:
         yield current
 
 
-def _join(left: str, right: str) -> str:
-    """Rejoin two pieces of one block: no space between characters of a script written without spaces."""
-    unspaced_end = bool(_CJK.match(left[-1])) or left[-1] in "。！？、，"
-    return left + right if unspaced_end and _CJK.match(right[0]) else f"{left} {right}"
-
-
-def _hard_split(sentence: str, budget: float) -> list[str]:
-    if estimate_tokens(sentence) <= budget:
-        return [sentence]
+def _hard_split(text: str, start: int, end: int, budget: float) -> list[tuple[int, int]]:
+    """``text[start:end]`` (one sentence) as spans that each fit ``budget``, cut at a space where there is one."""
+    if estimate_tokens(text[start:end]) <= budget:
+        return [(start, end)]
     # Cut by characters: keep each part's estimate under budget (an unspaced char ≈ 1 token, a spaced one ≈ 1/4).
     step = max(16, int(budget))
-    if not _CJK.search(sentence) and not _THAI.search(sentence):
+    if not _CJK.search(text, start, end) and not _THAI.search(text, start, end):
         step = max(16, int(budget * 4))
-    parts: list[str] = []
-    start = 0
-    while start < len(sentence):
-        end = min(len(sentence), start + step)
+    parts: list[tuple[int, int]] = []
+    while start < end:
+        cut = min(end, start + step)
         # Prefer a cut at a space so a spaced-script word is not split in two.
-        space = sentence.rfind(" ", start + step // 2, end)
-        if end < len(sentence) and space > start:
-            end = space
-        parts.append(sentence[start:end].strip())
-        start = end
-    return [p for p in parts if p]
+        space = text.rfind(" ", start + step // 2, cut)
+        if cut < end and space > start:
+            cut = space
+        parts.append(_strip(text, start, cut))
+        start = cut
+    return [(a, b) for a, b in parts if a < b]
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

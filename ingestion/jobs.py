@@ -22,8 +22,7 @@ Example:
     >>> queue.start()                                                       # doctest: +SKIP
     >>> with queue.spool() as spool:                                        # doctest: +SKIP
     ...     (spool.path / "returns.md").write_text("# Rückgabe ...")
-    ...     job = queue.submit(spool, options=SourceOptions(tenant="tidewell", market="DE"),
-    ...                        files=["returns.md"])
+    ...     job = queue.submit(spool, options=SourceOptions(tenant="tidewell", market="DE"), files=["returns.md"])
     >>> queue.get("tidewell", job.id).status                                # doctest: +SKIP
     'done'
 """
@@ -54,6 +53,7 @@ from knowledge.index import KnowledgeIndex
 from polydesk.errors import NotFoundError, PolydeskError
 from polydesk.redisdb import redis_errors
 from polydesk.settings import Settings
+from polydesk.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -180,12 +180,8 @@ class JobQueue:
 
     def __init__(self, client: redis.Redis, *, index: KnowledgeIndex, settings: Settings, lease_s: float = 30.0,
                  poll_s: float = 0.2, max_attempts: int = 3, orphan_spool_s: float = 3600.0) -> None:
-        self.client = client
-        self.index = index
-        self.settings = settings
-        self.lease_s = lease_s
-        self.poll_s = poll_s
-        self.max_attempts = max_attempts
+        self.client, self.index, self.settings = client, index, settings
+        self.lease_s, self.poll_s, self.max_attempts = lease_s, poll_s, max_attempts
         self.orphan_spool_s = orphan_spool_s
         self.retention_s = max(1, int(settings.job_retention_hours * 3600))
         self._take = client.register_script(_TAKE)
@@ -194,8 +190,10 @@ class JobQueue:
         self._renew = client.register_script(_RENEW)
         self._finish = client.register_script(_FINISH)
         self._ingestor: Ingestor | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._last_recover = 0.0  # time.monotonic() of the last recover() and sweep_spool()
+        self._worker = Worker("polydesk-ingest-jobs", self._step, poll_s=poll_s,
+                              max_backoff_s=min(30.0, poll_s * 2**7),  # 7 doublings at most, and 30 s
+                              on_start=self._warm_up, label="ingestion worker", log=logger)
 
     # -- submitting and reading ------------------------------------------------------------------------------
 
@@ -254,22 +252,16 @@ class JobQueue:
 
     def start(self) -> None:
         """Recover jobs of dead workers, sweep orphaned spool folders, and start the worker thread."""
-        if self._thread is not None and self._thread.is_alive():
+        if self._worker.running:
             return
         self.recover()
         self.sweep_spool()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run_forever, name="polydesk-ingest-jobs", daemon=True)
-        self._thread.start()
+        self._last_recover = time.monotonic()
+        self._worker.start()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop the worker; a job it is running goes back to the queue at its next progress report."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            if self._thread.is_alive():
-                logger.warning("the ingestion worker did not stop within %.0f s; its job will be recovered", timeout_s)
-            self._thread = None
+        self._worker.stop(timeout_s)
 
     def recover(self) -> int:
         """Re-queue running jobs whose worker is gone (no lease). Returns how many went back to the queue."""
@@ -318,25 +310,13 @@ class JobQueue:
         self._run(job_id, token)
         return job_id
 
-    def _run_forever(self) -> None:
-        try:
-            self._warm_up()
-        except Exception:
-            logger.exception("warming up the ingestion stack failed; the first job will try again")
-        failures, last_recover = 0, time.monotonic()
-        while not self._stop.is_set():
-            try:
-                if time.monotonic() - last_recover > self.lease_s:
-                    self.recover()
-                    self.sweep_spool()
-                    last_recover = time.monotonic()
-                ran, failures = self.run_once(), 0
-                if ran is not None:
-                    continue  # more may be waiting
-            except Exception:
-                failures += 1
-                logger.exception("ingestion worker pass failed (%d in a row)", failures)
-            self._stop.wait(min(30.0, self.poll_s * 2 ** min(failures, 7)))
+    def _step(self) -> bool:
+        """Recover and sweep every lease period, then run a job; True when one ran (more may be waiting)."""
+        if time.monotonic() - self._last_recover > self.lease_s:
+            self.recover()
+            self.sweep_spool()
+            self._last_recover = time.monotonic()
+        return self.run_once() is not None
 
     def _run(self, job_id: str, token: str) -> None:
         job = self._load(job_id)
@@ -385,17 +365,17 @@ class JobQueue:
         except _Stopped:
             raise
         except PolydeskError as exc:
-            if self._stop.is_set():  # the index closing under a stopping worker: run it again later
+            if self._worker.stopping:  # the index closing under a stopping worker: run it again later
                 raise _Stopped from exc
             return _failed(exc.code, _scrub(exc.message, spool) or exc.code)
         except Exception as exc:
-            if self._stop.is_set():
+            if self._worker.stopping:
                 raise _Stopped from exc
             logger.exception("ingestion job %s failed", job.id)
             return _failed("internal_error", "the job failed unexpectedly; the server log has details")
 
     def _progress(self, job_id: str, token: str, spool: Path, progress: Progress) -> None:
-        if self._stop.is_set():
+        if self._worker.stopping:
             raise _Stopped
         current = _scrub(progress.current, spool) or ""
         fields: list[str | int] = ["files_done", progress.files_done, "files_total", progress.files_total,
@@ -418,7 +398,8 @@ class JobQueue:
         return [self._key(job_id), f"{PREFIX}lease:{job_id}", PREFIX + "running", PREFIX + "queued"]
 
     def _warm_up(self) -> None:
-        """Load the parsers, language detector and redactor (seconds) before the first upload waits for them."""
+        """Load the parsers, language detector and redactor (seconds) before the first upload waits for them: in
+        the worker thread before its first job (if this fails, it is logged and the first job loads them)."""
         from ingestion.filetypes import FileType
         from ingestion.parsing import parse_document
 

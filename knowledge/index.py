@@ -60,7 +60,8 @@ def open_store(settings: Settings, *, dim: int) -> KnowledgeStore:
     if settings.qdrant_url:
         from knowledge.qdrant_server import ServerStore
 
-        return ServerStore(url=settings.qdrant_url, api_key=settings.qdrant_api_key, dim=dim,
+        api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        return ServerStore(url=settings.qdrant_url, api_key=api_key, dim=dim,
                            collection_prefix=settings.collection_prefix)
     from knowledge.qdrant_edge import EdgeStore
 
@@ -127,6 +128,14 @@ class KnowledgeIndex:
         return self.embedder.embed_queries(list(queries))
 
     # -- reading -------------------------------------------------------------------------------------------------
+
+    def get_chunks(self, tenant: str, document_id: str, *, version: int | None = None) -> list[Chunk]:
+        """A document's chunks in order (of one version, or of all that are stored)."""
+        return self.store.get_chunks(tenant, document_id, version=version)
+
+    def ping(self) -> None:
+        """Read the store once (readiness): raises when it cannot be read."""
+        self.store.count_chunks(ChunkFilter(tenant="polydesk-ping"))
 
     def list_documents(self, tenant: str, *, market: str | None = None, language: str | None = None,
                        kind: str | None = None, limit: int = 100, offset: str | None = None) -> DocumentPage:

@@ -11,7 +11,7 @@ so the two backends cannot drift apart.
 
 Usage::
 
-    store = ServerStore(url="http://qdrant:6333", dim=384, api_key=settings.qdrant_api_key)
+    store = ServerStore(url="http://qdrant:6333", dim=384, api_key="…")
     store.upsert_chunks(chunks, dense_vectors, sparse_vectors)
     hits = store.search(StoreQuery(filter=ChunkFilter(tenant="tidewell"), dense=query_vector, sparse=terms))
     store.close()

@@ -47,13 +47,18 @@ def normalize_tenant(value: str) -> str:
     return value
 
 
+# Codes connectors send besides ISO 3166-1 alpha-2, mapped to it: the United Kingdom's own "UK" and the EU's "EL".
+MARKET_ALIASES = {"UK": "GB", "EL": "GR"}
+
+
 def normalize_market(value: str) -> str:
+    """``value`` as the canonical market code: upper case, ISO 3166-1 alpha-2 for an alias ("uk" -> "GB"), or "*"."""
     value = value.strip().upper()
     if value == ANY_MARKET:
         return value
     if not (2 <= len(value) <= 3 and value.isalpha() and value.isascii()):
         raise ValueError(f"market must be a 2-3 letter country code or '*', got {value!r}")
-    return value
+    return MARKET_ALIASES.get(value, value)
 
 
 def normalize_language(value: str) -> str:

@@ -1,4 +1,4 @@
-"""One store interface, two backends (see CONVENTIONS: qdrant-client).
+"""One store interface, two backends behind it, picked by the settings (``knowledge.index.open_store``).
 
 - ``EdgeStore`` (``knowledge/qdrant_edge.py``): the Qdrant engine embedded in
   the process through ``qdrant-edge-py``; one folder per install. The default.

@@ -3,26 +3,28 @@
 ``Slug`` is an id such as ``jp-keigo``; ``LanguageMap`` is a mapping
 language → text whose keys are normalised like every language code in
 polydesk (``zh-Hans`` → ``zh-hans``, see ``knowledge.schema.normalize_language``);
-``pick_language`` finds the best entry of such a map for a reply language.
+``pick_language`` finds the entry of such a map for a reply language: the closest
+variant of the same language, never another language (``ms`` is not ``id``, and
+``zh-hans`` is not ``zh-hant``), so a reply never mixes two languages.
 
 Example:
     >>> pick_language({"en": "Hi", "pt": "Olá"}, "pt-BR")
     'Olá'
     >>> pick_language({"en": "Hi", "zh-hant": "您好"}, "zh-TW")
     '您好'
+    >>> pick_language({"en": "Hi", "id": "Halo"}, "ms") is None
+    True
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from knowledge.schema import normalize_language
-
-FALLBACK_LANGUAGE = "en"
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -87,7 +89,7 @@ LanguageTermsMap = Annotated[dict[str, list[NonEmptyText]], BeforeValidator(_nor
 LanguageList = Annotated[list[str], Field(min_length=1), AfterValidator(_normalize_list)]
 
 
-def language_candidates(language: str, *, fallback: str | None = FALLBACK_LANGUAGE) -> list[str]:
+def language_candidates(language: str, *, fallback: str | None = None) -> list[str]:
     """The keys to try for ``language``, best first: itself, its script alias, its primary subtag, then ``fallback``."""
     code = normalize_language(language)
     candidates = [code]
@@ -99,9 +101,44 @@ def language_candidates(language: str, *, fallback: str | None = FALLBACK_LANGUA
     return list(dict.fromkeys(candidates))
 
 
-def pick_language(entries: Mapping[str, V], language: str) -> V:
-    """The entry for ``language``, else the closest one, else the English one (KeyError if none)."""
-    for candidate in language_candidates(language):
-        if candidate in entries:
-            return entries[candidate]
-    raise KeyError(f"no entry for {language!r} and no {FALLBACK_LANGUAGE!r} fallback")
+def _script(code: str) -> str | None:
+    """The script subtag a code implies ('zh-tw' -> 'hant'), None when it names none."""
+    code = _LANGUAGE_ALIASES.get(code, code)
+    return next((part for part in code.split("-")[1:] if len(part) == 4 and part.isalpha()), None)
+
+
+def language_distance(key: str, language: str) -> int | None:
+    """How well an entry for ``key`` serves ``language`` (both normalised), best 0; None for another language.
+
+    0: the same code; 1: the same after region aliases ('zh-tw' is 'zh-hant'); 2: the bare language ('pt' for
+    'pt-br', 'zh' for 'zh-hant'); 3: another variant of the same language in a compatible script ('pt-pt' for
+    'pt-br', 'zh-hant' for 'zh'; never 'zh-hans' for 'zh-hant').
+    """
+    if key == language:
+        return 0
+    if _LANGUAGE_ALIASES.get(key, key) == _LANGUAGE_ALIASES.get(language, language):
+        return 1
+    primary = language.split("-")[0]
+    if key == primary:
+        return 2
+    if key.split("-")[0] != primary:
+        return None
+    scripts = {_script(key), _script(language)} - {None}
+    return 3 if len(scripts) <= 1 else None
+
+
+def closest_language(keys: Iterable[str], language: str) -> str | None:
+    """The key of ``keys`` closest to ``language`` within the same language (first of equals), else None."""
+    try:
+        code = normalize_language(language)
+    except ValueError:
+        return None  # not a language code: no language matches it
+    ranked = [(distance, index, key) for index, key in enumerate(keys)
+              if (distance := language_distance(key, code)) is not None]
+    return min(ranked)[2] if ranked else None
+
+
+def pick_language(entries: Mapping[str, V], language: str) -> V | None:
+    """The entry for ``language`` or its closest variant (``closest_language``); None when the language has none."""
+    key = closest_language(entries, language)
+    return None if key is None else entries[key]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -36,7 +37,7 @@ from personas.fields import (
     NonEmptyText,
     Slug,
     TimeZoneName,
-    language_candidates,
+    pick_language,
 )
 from personas.hours import SupportHours
 
@@ -72,21 +73,25 @@ class CultureRules(BaseModel):
 
 
 class ComplianceNotice(BaseModel):
-    """A notice the agent must show, e.g. a GDPR privacy notice once per conversation."""
+    """A notice the agent must show, e.g. a GDPR privacy notice once per conversation.
+
+    A reply shows it in the reply language; without a text in that language, a ``privacy`` notice gives way to
+    polydesk's generic privacy notice in that language, and any other notice is shown in the market's default
+    language (the pipeline decides: ``agent.phrases.notice_text``).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: Slug
     regulation: NonEmptyText = Field(description="e.g. 'GDPR', 'UK GDPR'")
+    topic: Literal["privacy", "other"] = Field(
+        default="privacy", description="what it is about: a generic privacy notice may stand in for a 'privacy' one")
     text: LanguageMap
     once_per_conversation: bool = True
 
-    def text_for(self, language: str, *, default: str) -> str:
-        """The notice in ``language``, else in the market's ``default`` language."""
-        for candidate in language_candidates(language, fallback=default):
-            if candidate in self.text:
-                return self.text[candidate]
-        return next(iter(self.text.values()))
+    def text_for(self, language: str) -> str | None:
+        """The notice in ``language`` (its closest variant: ``pick_language``); None when it has no text in it."""
+        return pick_language(self.text, language)
 
 
 class Market(BaseModel):

@@ -1,9 +1,11 @@
 """The persona schema: who speaks to the customer, and how.
 
 A persona is one YAML file under ``<folder>/personas/``. Greetings and
-sign-offs are given per language and must include English (the fallback for
-any language the persona lacks); the catalogue additionally checks that they
-cover the default language of every market that routing sends to the persona.
+sign-offs are given per language; the catalogue checks that they cover the
+default language of every market that routing sends to the persona. A reply
+in a language the persona has no text for gets polydesk's built-in greeting
+and sign-off in that language (``agent.phrases``), never the persona's text
+in another language.
 
 Example:
     >>> persona = Persona.model_validate({
@@ -12,8 +14,8 @@ Example:
     ...     "greetings": {"en": "Hi! Thanks for reaching out 😊", "id": "Halo Kak! 😊"},
     ...     "sign_offs": {"en": "Happy to help 🙏", "id": "Semoga membantu ya, Kak 🙏"},
     ... })
-    >>> persona.greeting("id-ID"), persona.emoji.permits("🎉")
-    ('Halo Kak! 😊', False)
+    >>> persona.greeting("id-ID"), persona.greeting("ms"), persona.emoji.permits("🎉")
+    ('Halo Kak! 😊', '', False)
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from enum import StrEnum
 from typing import Literal
 
 import regex
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from personas.fields import FALLBACK_LANGUAGE, FieldProblem, LanguageMap, NonEmptyText, Slug, pick_language
+from personas.fields import FieldProblem, LanguageMap, NonEmptyText, Slug, pick_language
 
 
 class Tone(StrEnum):
@@ -121,16 +123,6 @@ class Persona(BaseModel):
     avoid_phrases: tuple[NonEmptyText, ...] = ()
     llm_instructions: str | None = Field(default=None, description="extra system-prompt text for an LLM generator")
 
-    @field_validator("greetings", "sign_offs")
-    @classmethod
-    def _has_fallback(cls, value: dict[str, str]) -> dict[str, str]:
-        if FALLBACK_LANGUAGE not in value:
-            raise ValueError(
-                f"must include {FALLBACK_LANGUAGE!r} (the fallback for languages the persona lacks); "
-                f"has {', '.join(sorted(value)) or 'none'}"
-            )
-        return value
-
     @model_validator(mode="after")
     def _texts_follow_emoji_policy(self) -> Persona:
         for name, texts in (("greetings", self.greetings), ("sign_offs", self.sign_offs)):
@@ -148,9 +140,9 @@ class Persona(BaseModel):
         return sorted(set(self.greetings) & set(self.sign_offs))
 
     def greeting(self, language: str) -> str:
-        """The greeting for ``language`` (closest match, else English)."""
-        return pick_language(self.greetings, language)
+        """The greeting in ``language`` (its closest variant: ``pick_language``); "" when the persona has none in it."""
+        return pick_language(self.greetings, language) or ""
 
     def sign_off(self, language: str) -> str:
-        """The sign-off for ``language`` (closest match, else English)."""
-        return pick_language(self.sign_offs, language)
+        """The sign-off in ``language`` (its closest variant: ``pick_language``); "" when the persona has none in it."""
+        return pick_language(self.sign_offs, language) or ""

@@ -1,4 +1,4 @@
-"""The polydesk exception hierarchy (see CONVENTIONS: httpx/_exceptions.py).
+"""The polydesk exception hierarchy, written down here once.
 
 Every error carries a stable machine-readable ``code`` (what an HTTP response
 or a ``--json`` summary shows) and a human message. Codes never change once

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     qdrant_url: str | None = Field(
         default=None, description="Qdrant server URL; ':memory:' for qdrant-client local mode"
     )
-    qdrant_api_key: str | None = None
+    qdrant_api_key: SecretStr | None = None
     collection_prefix: str = Field(default="polydesk", pattern=r"^[A-Za-z0-9_-]{1,48}$")
 
     # Embeddings.
@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=400, ge=16, le=8192)
     llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
 
-    # Handoff webhooks: every handoff and release is POSTed here (agent/events.py); none configured means the
+    # Handoff webhooks: every handoff and release is POSTed here (agent/webhooks.py); none configured means the
     # events stay on the Redis stream for a desk to read. Undelivered events are retried, then dead-lettered.
     webhook_url: str | None = Field(
         default=None, pattern=r"^https?://[^\s/?#]+\S*$", description="http(s) URL the desk receives events on"

@@ -6,17 +6,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 import polydesk  # noqa: F401  (offline switches first)
 from agent.escalation import EscalationPolicy
 from agent.intents import IntentClassifier
-from agent.pipeline import Agent
-from agent.state import ConversationStore
+from api.runtime import Runtime
 from ingestion.pipeline import Ingestor, IngestReport
 from ingestion.sources import SourceOptions
 from knowledge.embedder import Embedder, create_embedder
 from knowledge.index import KnowledgeIndex
-from personas import PersonaCatalog
+from polydesk.redisdb import connect_redis
 from polydesk.settings import Settings
 
 
@@ -33,19 +33,19 @@ def escalation_policy(embedder: Embedder) -> EscalationPolicy:
     return EscalationPolicy(IntentClassifier.load_or_train(embedder, settings.model_cache_dir))
 
 
-AgentFactory = Callable[[KnowledgeIndex, Settings], Agent]
+RuntimeFactory = Callable[[KnowledgeIndex, Settings], Runtime]
 
 
 @pytest.fixture(scope="session")
-def open_agent(escalation_policy: EscalationPolicy) -> AgentFactory:
-    """Opens an agent on an index, with the built-in personas and an embedded Redis under ``settings.data_dir``.
+def open_runtime(escalation_policy: EscalationPolicy) -> RuntimeFactory:
+    """Opens a runtime (and its agent) on an index, with the built-in personas and an embedded Redis under
+    ``settings.data_dir``, sharing the session's trained escalation policy.
 
-    The caller closes it with ``agent.conversations.close()`` (the index is the caller's).
+    The caller closes it with ``runtime.close()``, which closes the Redis it opened; the index stays the caller's.
     """
 
-    def make(index: KnowledgeIndex, settings: Settings) -> Agent:
-        return Agent(index=index, catalog=PersonaCatalog.load(), conversations=ConversationStore.open(settings),
-                     escalation=escalation_policy, settings=settings)
+    def make(index: KnowledgeIndex, settings: Settings) -> Runtime:
+        return Runtime.open(settings, index=index, escalation=escalation_policy)
 
     return make
 
@@ -53,6 +53,14 @@ def open_agent(escalation_policy: EscalationPolicy) -> AgentFactory:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def redis_client(settings: Settings) -> Iterator[redis.Redis]:
+    """A client of the embedded Redis under ``settings.data_dir`` (started on first use), closed after the test."""
+    client = connect_redis(settings)
+    yield client
+    client.close()
 
 
 @pytest.fixture

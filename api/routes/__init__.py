@@ -1,1 +1,1 @@
-"""HTTP routes, one module per area (DESIGN.md: api/)."""
+"""HTTP routes, one module per area; each is thin: validate, call the domain, map its errors."""

@@ -44,7 +44,7 @@ class ReleaseBody(BaseModel):
 @router.get("/{conversation_id}", response_model=ConversationPublic, responses=error_responses(401, 403, 404, 503))
 def get_conversation(conversation_id: ConversationPath, caller: AdminCaller,
                      services: ServicesDep) -> ConversationPublic:
-    store = services.agent.conversations
+    store = services.conversations
     conversation = store.get(caller.tenant, conversation_id)
     if conversation is None:
         raise NotFoundError(f"no conversation {conversation_id!r}")
@@ -58,4 +58,4 @@ def release(conversation_id: ConversationPath, caller: AdminCaller, services: Se
     """Hand a conversation a person owns back to the bot (409 ``conflict`` when no person owns it)."""
     actor = (body.actor if body else None) or f"key:{caller.key_id}"
     conversation = services.agent.release(caller.tenant, conversation_id, actor=actor)
-    return ConversationPublic.of(conversation, services.agent.conversations.ttl(caller.tenant, conversation_id))
+    return ConversationPublic.of(conversation, services.conversations.ttl(caller.tenant, conversation_id))

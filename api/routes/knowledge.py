@@ -218,7 +218,7 @@ def list_documents(
         language = normalize_language(language) if language else None
     except ValueError as exc:
         raise InputError(str(exc)) from exc
-    page = services.agent.index.list_documents(caller.tenant, market=market, language=language, kind=kind,
+    page = services.index.list_documents(caller.tenant, market=market, language=language, kind=kind,
                                                limit=limit, offset=_decode_cursor(cursor))
     return DocumentList(documents=[DocumentPublic.of(r) for r in page.records],
                         next_cursor=_encode_cursor(page.next_offset) if page.next_offset else None)
@@ -229,11 +229,11 @@ def list_documents(
 def get_document(document_id: str, caller: ContentCaller, services: ServicesDep,
                  chunks: Annotated[int, Query(ge=0, le=50, description="how many first chunks to show")] = 3,
                  ) -> DocumentDetail:
-    index = services.agent.index
+    index = services.index
     record = index.get_document(caller.tenant, document_id)
     if record is None:
         raise NotFoundError(f"no document {document_id!r}")
-    stored = index.store.get_chunks(caller.tenant, document_id, version=record.version)[:chunks] if chunks else []
+    stored = index.get_chunks(caller.tenant, document_id, version=record.version)[:chunks] if chunks else []
     previews = [ChunkPreview(position=c.position, text=c.text, section=c.section, page=c.page, language=c.language)
                 for c in stored]
     return DocumentDetail(**DocumentPublic.of(record).model_dump(), chunks=previews)
@@ -243,7 +243,7 @@ def get_document(document_id: str, caller: ContentCaller, services: ServicesDep,
                summary="Delete a document", responses=error_responses(401, 403, 404, 429, 503))
 def delete_document(document_id: str, caller: ContentCaller, services: ServicesDep) -> Response:
     """Remove the document and all its chunks: answers stop citing it at once."""
-    if not services.agent.index.delete_document(caller.tenant, document_id):
+    if not services.index.delete_document(caller.tenant, document_id):
         raise NotFoundError(f"no document {document_id!r}")
     return Response(status_code=204)
 

@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import ServicesDep
-from knowledge.schema import ChunkFilter
 from polydesk.errors import PolydeskError
 
 router = APIRouter(tags=["operations"])
@@ -34,11 +33,10 @@ def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 def readyz(services: ServicesDep) -> Readiness | JSONResponse:
-    agent = services.agent
     checks = {
-        "redis": _check(agent.conversations.ping),
-        "store": _check(lambda: agent.index.store.count_chunks(ChunkFilter(tenant="polydesk-readyz"))),
-        "model": _check(lambda: agent.index.embed_query("ok")),
+        "redis": _check(services.conversations.ping),
+        "store": _check(services.index.ping),
+        "model": _check(lambda: services.index.embed_query("ok")),
     }
     if services.warm is not None:
         checks["warm_up"] = "ok" if services.warm.is_set() else "running"

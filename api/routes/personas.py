@@ -27,22 +27,22 @@ class PreviewBody(BaseModel):
 
 @router.get("/personas", response_model=list[PersonaPublic], responses=error_responses(401, 403))
 def list_personas(_: ContentCaller, services: ServicesDep) -> list[PersonaPublic]:
-    return [PersonaPublic.from_persona(p) for p in services.agent.catalog.personas()]
+    return [PersonaPublic.from_persona(p) for p in services.catalog.personas()]
 
 
 @router.get("/personas/{persona_id}", response_model=PersonaPublic, responses=error_responses(401, 403, 404))
 def get_persona(persona_id: str, _: ContentCaller, services: ServicesDep) -> PersonaPublic:
-    return PersonaPublic.from_persona(services.agent.catalog.persona(persona_id))
+    return PersonaPublic.from_persona(services.catalog.persona(persona_id))
 
 
 @router.get("/markets", response_model=list[MarketPublic], responses=error_responses(401, 403))
 def list_markets(_: ContentCaller, services: ServicesDep) -> list[MarketPublic]:
-    return [MarketPublic.from_market(m) for m in services.agent.catalog.markets()]
+    return [MarketPublic.from_market(m) for m in services.catalog.markets()]
 
 
 @router.get("/markets/{market}", response_model=MarketPublic, responses=error_responses(401, 403, 404))
 def get_market(market: str, _: ContentCaller, services: ServicesDep) -> MarketPublic:
-    return MarketPublic.from_market(services.agent.catalog.market(market))
+    return MarketPublic.from_market(services.catalog.market(market))
 
 
 @router.post("/personas/preview", response_model=Reply, responses=error_responses(400, 401, 403, 404, 422, 503))

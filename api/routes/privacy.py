@@ -95,7 +95,7 @@ def erase_customer(customer_id: CustomerId, caller: AdminCaller, services: Servi
     """Erase the customer's conversations, handoff events, linked records and transcript chunks in the
     index, in the caller's tenant only, and say what was erased. ``409`` when one of their conversations
     stays busy, or another erasure runs: retrying finishes the job."""
-    eraser = CustomerEraser(conversations=services.agent.conversations, index=services.agent.index,
+    eraser = CustomerEraser(conversations=services.conversations, index=services.index,
                             inbox=services.inbox)
     return ErasurePublic.of(eraser.erase(caller.tenant, customer_id, actor=caller.key_id))
 

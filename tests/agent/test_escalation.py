@@ -52,7 +52,7 @@ INTENT_CASES = [
     ("legal_threat", "support_senior", "DE", "Wenn ich bis Freitag kein Geld habe, schalte ich meinen Anwalt ein."),
     ("legal_threat", "support_senior", "BR", "Vou abrir uma reclamação no Procon se isso não for resolvido."),
     ("legal_threat", "support_senior", "SA", "سأرفع دعوى قضائية ضدكم إذا لم تحلوا المشكلة"),
-    ("refund_dispute", "support_senior", "UK", "I've been charged twice and I'm filing a chargeback with my bank."),
+    ("refund_dispute", "support_senior", "GB", "I've been charged twice and I'm filing a chargeback with my bank."),
     ("refund_dispute", "support_senior", "ES", "Me cobraron dos veces y voy a disputar el cargo con mi banco."),
     ("refund_dispute", "support_senior", "VN", "Tôi bị trừ tiền hai lần, tôi sẽ yêu cầu ngân hàng hoàn tiền "
                                                "(chargeback)."),

@@ -11,17 +11,18 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
 
-from agent.events import EventLog, HandoffEvent, WebhookDispatcher
+from agent.events import EventLog, HandoffEvent
 from agent.privacy import AuditLog, CustomerEraser
 from agent.schema import Turn
 from agent.state import Conversation, ConversationStore
+from agent.webhooks import WebhookDispatcher
 from ingestion.pipeline import Ingestor
 from ingestion.sources import SourceOptions
 from knowledge.index import KnowledgeIndex
@@ -57,11 +58,10 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[ConversationStore]:
-    opened = ConversationStore.open(settings)
+def store(settings: Settings, redis_client: redis.Redis) -> ConversationStore:
+    opened = ConversationStore.from_settings(redis_client, settings)
     opened.lock_s = 5.0
-    yield opened
-    opened.close()
+    return opened
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.retrieval import Retriever, contextual_query, is_follow_up
+from agent.confidence import Calibration
+from agent.retrieval import contextual_query, is_follow_up
 from agent.schema import Turn
 
 pytestmark = pytest.mark.unit
@@ -43,8 +44,22 @@ def test_contextual_query_carries_the_previous_question() -> None:
 
 
 def test_confidence_maps_similarity_onto_unit_range() -> None:
-    retriever = Retriever.__new__(Retriever)
-    retriever.low, retriever.high = 0.8, 0.9
-    assert retriever.confidence(0.75) == 0.0
-    assert retriever.confidence(0.85) == pytest.approx(0.5)
-    assert retriever.confidence(0.95) == 1.0
+    calibration = Calibration(low=0.8, high=0.9)
+    assert calibration.confidence(0.75, "en", "en") == 0.0
+    assert calibration.confidence(0.85, "en", "en") == pytest.approx(0.5)
+    assert calibration.confidence(0.95, "en", "en") == 1.0
+
+
+def test_a_cross_lingual_similarity_is_moved_onto_the_same_language_scale() -> None:
+    calibration = Calibration(low=0.8, high=0.9, shifts={"th": 0.03, "en": 0.01}, default_shift=0.02)
+    assert calibration.confidence(0.81, "th", "en") == pytest.approx(0.5)  # 0.81 + 0.03 + 0.01
+    assert calibration.confidence(0.81, "de", "ja") == pytest.approx(0.5)  # unknown languages: 0.02 each
+    assert calibration.confidence(0.85, "zh-hant", "zh") == pytest.approx(0.5)  # one language: no shift
+    assert calibration.confidence(0.85, "ms", "id") == pytest.approx(0.5)
+
+
+def test_the_shipped_calibration_loads_and_favours_no_language() -> None:
+    calibration = Calibration.load()
+    assert 0.0 <= calibration.low < calibration.high <= 1.0
+    assert all(0.0 <= shift < 0.1 for shift in calibration.shifts.values())
+    assert calibration.confidence(0.83, "th", "en") > calibration.confidence(0.83, "en", "en")

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+import redis
 
 from agent.schema import Turn
 from agent.state import Conversation, ConversationStore
 from polydesk.errors import StoreError
+from polydesk.redisdb import connect_redis
 from polydesk.settings import Settings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def store(settings: Settings) -> Iterator[ConversationStore]:
-    opened = ConversationStore.open(settings.model_copy(update={"conversation_ttl_hours": 2.0,
-                                                                 "conversation_max_turns": 4}))
-    yield opened
-    opened.close()
+def store(settings: Settings, redis_client: redis.Redis) -> ConversationStore:
+    return ConversationStore.from_settings(redis_client, settings.model_copy(update={"conversation_ttl_hours": 2.0,
+                                                                                      "conversation_max_turns": 4}))
 
 
 def _turn(text: str, at: float, role: str = "customer") -> Turn:
@@ -55,18 +53,20 @@ def test_only_the_last_turns_are_kept(store: ConversationStore) -> None:
 
 
 def test_state_survives_a_restart_of_the_embedded_redis(settings: Settings) -> None:
-    first = ConversationStore.open(settings)
-    first.save(Conversation.start(tenant="tidewell", conversation_id="c-4", market="JP", channel="line"))
+    first = connect_redis(settings)
+    ConversationStore.from_settings(first, settings).save(
+        Conversation.start(tenant="tidewell", conversation_id="c-4", market="JP", channel="line"))
     first.close()
-    second = ConversationStore.open(settings)
+    second = connect_redis(settings)
     try:
-        assert second.get("tidewell", "c-4") is not None
+        assert ConversationStore.from_settings(second, settings).get("tidewell", "c-4") is not None
     finally:
         second.close()
 
 
 def test_an_unreachable_redis_is_a_store_error(settings: Settings) -> None:
-    store = ConversationStore.open(settings.model_copy(update={"redis_url": "redis://127.0.0.1:9/0"}))
+    unreachable = settings.model_copy(update={"redis_url": "redis://127.0.0.1:9/0"})
+    store = ConversationStore.from_settings(connect_redis(unreachable), unreachable)
     with pytest.raises(StoreError) as caught:
         store.get("tidewell", "c-5")
     assert caught.value.code == "store_unavailable"

@@ -18,18 +18,17 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from agent.pipeline import Agent
-from agent.state import ConversationStore
 from api.app import create_app
 from api.auth import ROLES, ApiKey
 from api.deps import Services
+from api.runtime import Runtime
 from ingestion.pipeline import IngestReport
 from knowledge.embedder import Embedder
 from knowledge.index import KnowledgeIndex
 from polydesk.settings import Settings
 
 TENANTS = ("tidewell", "acme")
-AgentFactory = Callable[[KnowledgeIndex, Settings], Agent]
+RuntimeFactory = Callable[[KnowledgeIndex, Settings], Runtime]
 
 
 def raw_key(tenant: str, role: str) -> str:
@@ -63,11 +62,11 @@ class ApiHarness:
         return body
 
 
-def _harness(agent: Agent, settings: Settings, *, background: bool) -> Iterator[ApiHarness]:
-    app = create_app(settings, agent=agent, keys=KEYS, background=background)
+def _harness(runtime: Runtime, settings: Settings, *, background: bool) -> Iterator[ApiHarness]:
+    app = create_app(settings, runtime=runtime, keys=KEYS, background=background)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield ApiHarness(client=client, settings=settings)
-    agent.conversations.close()
+    runtime.close()
 
 
 def _settings(tmp_path_factory: pytest.TempPathFactory, name: str) -> Settings:
@@ -77,33 +76,32 @@ def _settings(tmp_path_factory: pytest.TempPathFactory, name: str) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def api(demo: tuple[IngestReport, KnowledgeIndex], open_agent: AgentFactory,
+def api(demo: tuple[IngestReport, KnowledgeIndex], open_runtime: RuntimeFactory,
         tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiHarness]:
     _, index = demo
     settings = _settings(tmp_path_factory, "api")
-    yield from _harness(open_agent(index, settings), settings, background=False)
+    yield from _harness(open_runtime(index, settings), settings, background=False)
 
 
 @pytest.fixture(scope="module")
-def fresh_api(embedder: Embedder, open_agent: AgentFactory,
+def fresh_api(embedder: Embedder, open_runtime: RuntimeFactory,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiHarness]:
     settings = _settings(tmp_path_factory, "fresh-api")
     index = KnowledgeIndex.open(settings, embedder=embedder)
-    yield from _harness(open_agent(index, settings), settings, background=True)
+    yield from _harness(open_runtime(index, settings), settings, background=True)
     index.close()
 
 
 @pytest.fixture
 def app_on(api: ApiHarness) -> Callable[..., TestClient]:
-    """A client of a second app on ``api``'s index and agent parts, but on the given Redis client and settings."""
+    """A client of a second app on ``api``'s index and escalation policy, but on the given Redis client and
+    settings (the client stays the caller's)."""
 
     def make(client: redis.Redis, data_dir: Path, **values: Any) -> TestClient:
         settings = Settings(data_dir=data_dir, _env_file=None, **values)  # type: ignore[call-arg]
-        agent = api.services.agent
-        store = ConversationStore(client, ttl_s=3600, max_turns=20)
-        other = Agent(index=agent.index, catalog=agent.catalog, conversations=store, escalation=agent.escalation,
-                      settings=settings)
-        return TestClient(create_app(settings, agent=other, keys=KEYS, background=False),
+        other = Runtime.open(settings, index=api.services.index, redis_client=client,
+                             escalation=api.services.agent.escalation_policy)
+        return TestClient(create_app(settings, runtime=other, keys=KEYS, background=False),
                           raise_server_exceptions=False)
 
     return make

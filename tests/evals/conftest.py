@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from agent.pipeline import Agent
+from api.runtime import Runtime
 from evals.runner import InProcessTarget, run_cases
 from evals.suite import SUITES_DIR, Case, load_suites
 from ingestion.pipeline import IngestReport
@@ -17,12 +18,18 @@ from polydesk.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def eval_agent(demo: tuple[IngestReport, KnowledgeIndex], open_agent: Callable[[KnowledgeIndex, Settings], Agent],
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Agent]:
+def eval_runtime(demo: tuple[IngestReport, KnowledgeIndex],
+                 open_runtime: Callable[[KnowledgeIndex, Settings], Runtime],
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     _, index = demo
-    agent = open_agent(index, Settings(data_dir=tmp_path_factory.mktemp("eval-agent"), _env_file=None))  # type: ignore[call-arg]
-    yield agent
-    agent.conversations.close()
+    runtime = open_runtime(index, Settings(data_dir=tmp_path_factory.mktemp("eval-agent"), _env_file=None))  # type: ignore[call-arg]
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture(scope="session")
+def eval_agent(eval_runtime: Runtime) -> Agent:
+    return eval_runtime.agent
 
 
 def sample_cases(per_market: int = 3) -> list[Case]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from api.cli_eval import eval_app
+from api.cli.evals import eval_app
 from evals.aggregate import summarize
 from evals.compare import Gates, check_gates, compare_runs, market_changes
 
@@ -109,7 +109,7 @@ def test_compare_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
 
 
 def test_run_gates_fail_the_run_command(capsys: pytest.CaptureFixture[str]) -> None:
-    from api.cli_eval import _report_gates
+    from api.cli.evals import _report_gates
 
     summary = summarize(make_records({"DE": 12}), run={"id": "r"})
     assert _report_gates(summary, Gates(accuracy_min=0.6), as_json=True, extra={"run_folder": "x"}) is True

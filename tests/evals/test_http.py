@@ -10,6 +10,7 @@ import pytest
 
 from agent.pipeline import Agent
 from agent.schema import AnswerRequest
+from api.runtime import Runtime
 from evals.runner import HttpTarget, InProcessTarget, TargetError, run_cases
 
 from .conftest import sample_cases
@@ -70,7 +71,7 @@ def test_http_errors_are_recorded_not_raised(eval_agent: Agent) -> None:
     assert run_cases(sample_cases(1)[:1], down, run_id="t-down")[0]["error"]["code"] == "unreachable"
 
 
-def test_http_mode_equals_in_process_against_the_app(eval_agent: Agent, tmp_path: Any) -> None:
+def test_http_mode_equals_in_process_against_the_app(eval_runtime: Runtime, tmp_path: Any) -> None:
     app_module = pytest.importorskip("api.app")
     from fastapi.testclient import TestClient
 
@@ -78,12 +79,12 @@ def test_http_mode_equals_in_process_against_the_app(eval_agent: Agent, tmp_path
     from polydesk.settings import Settings
 
     settings = Settings(data_dir=tmp_path / "api", _env_file=None)  # type: ignore[call-arg]
-    app = app_module.create_app(settings, agent=eval_agent, keys=[ApiKey(key=KEY, tenant="tidewell",
-                                                                           role="connector")], background=False)
+    app = app_module.create_app(settings, runtime=eval_runtime, keys=[ApiKey(key=KEY, tenant="tidewell",
+                                                                             role="connector")], background=False)
     cases = sample_cases(4)[:12]
     with TestClient(app) as client:
         over_http = run_cases(cases, HttpTarget("http://testserver", api_key=KEY, client=client), run_id="t-app")
-    in_process = run_cases(cases, InProcessTarget(eval_agent, tenant="tidewell"), run_id="t-app-local")
+    in_process = run_cases(cases, InProcessTarget(eval_runtime.agent, tenant="tidewell"), run_id="t-app-local")
     _same_results(over_http, in_process)
 
 

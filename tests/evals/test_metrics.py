@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from evals.metrics import (
     CaseScorer,
@@ -16,6 +18,7 @@ from evals.metrics import (
     split_reply,
 )
 from evals.suite import Case
+from personas import PersonaCatalog
 
 pytestmark = pytest.mark.unit
 
@@ -157,6 +160,54 @@ def test_score_flags_a_term_the_persona_avoids(scorer: CaseScorer) -> None:
     scores = scorer.score(case, bad)
     assert scores["banned_found"] == ["了解しました"]
     assert "banned_terms" in scores["persona_failed"]
+
+
+ID_BODY = "Gratis ongkir untuk pembelian minimal Rp 500.000."   # the brand's knowledge, without a form of address
+
+
+def _id_case(**fields: Any) -> Case:
+    return Case.model_validate({"id": "id-1", "market": "ID", "channel": "email", "language": "id",
+                                "message": "Minimal belanja untuk gratis ongkir?", "must_contain": ["Rp 500.000"],
+                                **fields})
+
+
+def _id_reply(text: str) -> dict[str, Any]:
+    return _reply(text, language="id", persona="apac-courteous", citations=["faq/faq.csv"])
+
+
+def test_honorifics_are_checked_on_the_personas_greeting_and_sign_off(scorer: CaseScorer) -> None:
+    persona = scorer.catalog.persona("apac-courteous")
+    greeting, sign_off = persona.greeting("id"), persona.sign_off("id")
+    # Quoted knowledge that never says "Bapak/Ibu" or "Anda": the persona's own words address the customer.
+    first = scorer.score(_id_case(), _id_reply(f"{greeting}\n\n{ID_BODY}\n\n{sign_off}"))
+    assert first["persona_compliant"] is True, first["persona_failed"]
+    follow_up = scorer.score(_id_case(history=["Halo"]), _id_reply(f"{ID_BODY}\n\n{sign_off}"))
+    assert follow_up["persona_compliant"] is True, follow_up["persona_failed"]
+    # A form in the body alone does not stand in for the persona's missing greeting and sign-off.
+    bare = scorer.score(_id_case(), _id_reply(f"Anda dapat gratis ongkir. {ID_BODY}"))
+    assert {"greeting", "sign_off", "honorifics"} <= set(bare["persona_failed"])
+
+
+def test_a_greeting_and_sign_off_without_the_markets_forms_fail_the_honorifics(tmp_path: Path) -> None:
+    # A brand's copy of apac-courteous whose Indonesian and Thai texts address no one (as the built-in ones did).
+    builtin = Path(__file__).resolve().parents[2] / "personas" / "builtin" / "personas" / "apac-courteous.yaml"
+    document = yaml.safe_load(builtin.read_text(encoding="utf-8"))
+    document["greetings"].update(id="Halo, terima kasih telah menghubungi kami.", th="สวัสดี ขอขอบคุณที่ติดต่อเรา")
+    document["sign_offs"].update(id="Salam hangat, Tim Layanan Pelanggan", th="ขอบคุณ ทีมบริการลูกค้า")
+    (tmp_path / "personas").mkdir()
+    (tmp_path / "personas" / "apac-courteous.yaml").write_text(yaml.safe_dump(document, allow_unicode=True),
+                                                               encoding="utf-8")
+    scorer = CaseScorer(catalog=PersonaCatalog.load(tmp_path))
+    greeting, sign_off = document["greetings"]["id"], document["sign_offs"]["id"]
+    # Even with "Anda" in the quoted body, the persona's own words must carry the form.
+    scores = scorer.score(_id_case(), _id_reply(f"{greeting}\n\nAnda dapat gratis ongkir. {ID_BODY}\n\n{sign_off}"))
+    assert scores["persona_failed"] == ["honorifics"]
+    # Thai: "ขอบคุณ" (thank you) holds "คุณ" but is no polite address; the sign-off needs ค่ะ/คะ/ครับ or คุณลูกค้า.
+    thai = Case(id="th-1", market="TH", channel="email", language="th", message="ส่งฟรีไหม", history=["สวัสดี"],
+                must_contain=["฿1,000"])
+    reply = _reply(f"ส่งฟรีเมื่อซื้อครบ ฿1,000\n\n{document['sign_offs']['th']}", language="th",
+                   persona="apac-courteous", citations=["faq/faq.csv"])
+    assert scorer.score(thai, reply)["persona_failed"] == ["honorifics"]
 
 
 def test_score_language_mismatch_and_errors(scorer: CaseScorer) -> None:

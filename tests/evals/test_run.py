@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from api.cli_eval import eval_app
+from api.cli.evals import eval_app
 from evals.aggregate import read_results
 from evals.report import write_run
 from evals.runner import InProcessTarget, run_cases

@@ -13,12 +13,16 @@ from knowledge.schema import normalize_language
 from personas.catalog import PersonaCatalog
 from personas.loader import builtin_layer
 from personas.routing import Channel
+from polydesk.language import LanguageDetector, language_family
+from polydesk.terms import TermSet
 
 pytestmark = pytest.mark.unit
 
 FACTS = Path(__file__).resolve().parents[2] / "demo" / "tidewell" / "facts.yaml"
 FACT_MARKETS: dict[str, Any] = yaml.safe_load(FACTS.read_text(encoding="utf-8"))["markets"]
-EU_NOTICES = {"DE": "de", "FR": "fr", "ES": "es", "UK": "en"}
+# The languages of agent.phrases: polydesk's own sentences, and the notices, are written in each of them.
+SERVED_LANGUAGES = ["en", "de", "fr", "es", "pt", "id", "ms", "th", "vi", "ja", "zh", "zh-hant", "ar"]
+EU_NOTICES = {"DE": "de", "FR": "fr", "ES": "es", "GB": "en"}
 
 
 def test_every_demo_market_is_built_in(catalog: PersonaCatalog) -> None:
@@ -67,13 +71,28 @@ def test_eu_and_uk_markets_show_a_gdpr_notice_once_per_conversation(
     notice = notices[0]
     assert "GDPR" in notice.regulation and notice.once_per_conversation
     assert language in notice.text
-    assert ("DSGVO", "RGPD", "RGPD", "UK GDPR")[["DE", "FR", "ES", "UK"].index(code)] in notice.text[language]
+    assert ("DSGVO", "RGPD", "RGPD", "UK GDPR")[["DE", "FR", "ES", "GB"].index(code)] in notice.text[language]
 
 
-def test_notice_text_follows_the_customers_language_else_the_markets(catalog: PersonaCatalog) -> None:
+@pytest.mark.parametrize("code", sorted(EU_NOTICES))
+def test_gdpr_notices_speak_every_language_polydesk_serves(catalog: PersonaCatalog, code: str) -> None:
+    notice = catalog.market(code).compliance[0]
+    detector = LanguageDetector()
+    for language in SERVED_LANGUAGES:
+        text = notice.text_for(language)
+        assert text is not None, (code, language)
+        assert language_family(detector.detect(text)) == language_family(language), (code, language, text)
+        assert any(name in text for name in ("GDPR", "DSGVO", "RGPD")), (code, language)
+        if code == "GB":
+            assert "UK GDPR" in text and "2018" in text, language
+
+
+def test_notice_text_follows_the_customers_language_only(catalog: PersonaCatalog) -> None:
     notice = catalog.market("DE").compliance[0]
-    assert notice.text_for("en-GB", default="de").startswith("Privacy notice")
-    assert notice.text_for("fr", default="de").startswith("Datenschutzhinweis")
+    assert notice.text_for("en-GB").startswith("Privacy notice")
+    assert notice.text_for("fr").startswith("Protection des données")
+    assert notice.text_for("zh-TW").startswith("隱私權聲明")
+    assert notice.text_for("ko") is None  # the pipeline then shows a generic one in Korean, or the market's own
 
 
 def test_markets_outside_europe_have_no_gdpr_notice(catalog: PersonaCatalog) -> None:
@@ -104,6 +123,41 @@ def test_japanese_market_and_persona_use_keigo(catalog: PersonaCatalog) -> None:
     persona = catalog.persona("jp-keigo")
     assert persona.greeting("ja") == "お問い合わせいただき、誠にありがとうございます。"
     assert persona.sign_off("ja") == "今後ともよろしくお願い申し上げます。"
+
+
+def test_every_routed_persona_signs_off_in_the_register_its_market_requires(catalog: PersonaCatalog) -> None:
+    # The sign-off ends every reply (the greeting only the first), and the persona owns it: where a market requires
+    # honorifics, it carries one of the market's forms, whatever the quoted knowledge says.
+    checked: set[str] = set()
+    for resolved in catalog.route_matrix():
+        honorifics = resolved.market.culture.honorifics
+        if not (honorifics and honorifics.required and honorifics.forms):
+            continue
+        forms = TermSet.compile([(form, form) for form in honorifics.forms])
+        sign_off = resolved.persona.sign_off(resolved.market.default_language)
+        assert forms.find(sign_off), (resolved.persona.id, resolved.market.code, sign_off)
+        checked.add(resolved.market.code)
+    assert checked == {"DE", "ES", "FR", "ID", "JP", "MX", "MY", "TH", "TW", "VN"}
+
+
+def test_thai_honorifics_are_polite_particles_not_the_thank_you_in_every_message(catalog: PersonaCatalog) -> None:
+    forms = _honorific_forms(catalog, "TH")
+    assert not forms.find("ขอบคุณ ทีมบริการลูกค้า")        # "ขอบคุณ" (thank you) contains "คุณ": not an address
+    assert forms.find("ขอบคุณค่ะ") and forms.find("ขอบคุณครับ") and forms.find("เรียนคุณลูกค้า")
+
+
+def test_french_and_spanish_forms_include_the_possessives_of_vous_and_usted(catalog: PersonaCatalog) -> None:
+    assert _honorific_forms(catalog, "FR").find("Nous restons à votre disposition.")
+    assert not _honorific_forms(catalog, "FR").find("Merci pour ton message, on reste à ta disposition.")
+    assert _honorific_forms(catalog, "MX").find("Estamos a sus órdenes.")
+    assert _honorific_forms(catalog, "ES").find("Quedamos a su disposición.")
+    assert not _honorific_forms(catalog, "MX").find("Gracias por tu mensaje, aquí estamos para ti.")
+
+
+def _honorific_forms(catalog: PersonaCatalog, code: str) -> TermSet:
+    honorifics = catalog.market(code).culture.honorifics
+    assert honorifics is not None and honorifics.required
+    return TermSet.compile([(form, form) for form in honorifics.forms])
 
 
 def test_warm_quick_allows_exactly_the_two_emoji(catalog: PersonaCatalog) -> None:

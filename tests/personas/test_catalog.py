@@ -66,6 +66,31 @@ def test_input_is_normalised(catalog: PersonaCatalog) -> None:
     assert catalog.resolve(tenant="tidewell", channel=" WhatsApp ", market=" id ").persona.id == "warm-quick"
 
 
+@pytest.mark.parametrize("code", ["GB", "UK", " gb ", "uk"])
+def test_the_united_kingdom_is_gb_and_uk_is_an_alias(catalog: PersonaCatalog, code: str) -> None:
+    resolved = catalog.resolve(tenant="tidewell", channel="web", market=code)
+    assert resolved.market.code == "GB" and resolved.market.name == "United Kingdom"
+    assert resolved.persona.id == "precise-professional"
+    assert resolved.market.compliance[0].id == "uk-gdpr-privacy"
+    assert catalog.escalation(code) is catalog.escalation("GB")
+    assert catalog.source_of(market=code).name == "gb.yaml"
+
+
+def test_a_brand_market_and_rule_may_use_an_alias(
+    brand: BrandWriter, persona_doc: DocumentMaker, market_doc: DocumentMaker
+) -> None:
+    folder = brand({
+        "personas/acme.yaml": persona_doc(),
+        "markets/uk.yaml": market_doc(code="UK", name="Acme UK", languages=["en"], timezone="Europe/London"),
+        "routing.yaml": {"rules": [{"market": "uk", "persona": "acme-voice"}]},
+    })
+    catalog = PersonaCatalog.load(folder)
+    resolved = catalog.resolve(tenant="acme", channel="web", market="GB")
+    assert resolved.market.name == "Acme UK" and resolved.market.code == "GB"  # replaces the built-in GB
+    assert resolved.persona.id == "acme-voice"
+    assert [m.code for m in catalog.markets()].count("GB") == 1
+
+
 def test_an_unknown_channel_is_refused_with_the_valid_ones(catalog: PersonaCatalog) -> None:
     with pytest.raises(UnknownChannelError, match=r"'sms'.*web, email, whatsapp, messenger, line, telegram") as info:
         catalog.resolve(tenant="tidewell", channel="sms", market="DE")

@@ -37,9 +37,17 @@ def test_bad_timezone(brand: BrandWriter, market_doc: DocumentMaker) -> None:
     assert_names(error, "markets/at.yaml", "timezone", "'Europe/Vienne' is not an IANA time zone")
 
 
-def test_missing_english_greeting(brand: BrandWriter, persona_doc: DocumentMaker) -> None:
-    error = load_error(brand({"personas/acme.yaml": persona_doc(greetings={"de": "Hallo"})}))
-    assert_names(error, "personas/acme.yaml", "greetings", "must include 'en'", "has de")
+def test_a_persona_needs_no_english_only_the_languages_routed_to_it(
+    brand: BrandWriter, persona_doc: DocumentMaker, market_doc: DocumentMaker
+) -> None:
+    german = persona_doc(greetings={"de": "Hallo, hier ist Acme."}, sign_offs={"de": "Viele Grüße, Acme"})
+    routing = {"rules": [{"market": "AT", "persona": "acme-voice"}]}
+    catalog = PersonaCatalog.load(brand({"personas/acme.yaml": german, "markets/at.yaml": market_doc(),
+                                         "routing.yaml": routing}))
+    assert catalog.persona("acme-voice").greeting("en") == ""
+    routing = {"rules": [{"market": ["AT", "US"], "persona": "acme-voice"}]}
+    error = load_error(brand({"routing.yaml": routing}))
+    assert_names(error, "personas/acme.yaml", "greetings.en", "missing the default language", "market US")
 
 
 def test_unknown_tone(brand: BrandWriter, persona_doc: DocumentMaker) -> None:

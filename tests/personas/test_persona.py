@@ -1,4 +1,4 @@
-"""Persona behaviour callers rely on: language fallback for greetings, the emoji policy, short YAML forms."""
+"""Persona behaviour callers rely on: greetings in the reply language only, the emoji policy, short YAML forms."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from personas.catalog import PersonaCatalog
+from personas.fields import closest_language
 from personas.persona import EmojiPolicy, Persona, find_emoji
 
 if TYPE_CHECKING:
@@ -21,19 +22,47 @@ pytestmark = pytest.mark.unit
     [
         ("pt-BR", "Olá! Que bom falar com você 😊"),
         ("es_MX", "¡Hola! Muchas gracias por escribirnos 😊"),
-        ("ko", "Hi there! Thanks for writing to us 😊"),
+        ("ko", ""),  # no Korean text: never the English one around a Korean reply
     ],
 )
-def test_greeting_falls_back_to_the_primary_language_then_english(
+def test_greeting_falls_back_to_the_primary_language_never_to_another_language(
     catalog: PersonaCatalog, language: str, expected: str
 ) -> None:
     assert catalog.persona("latam-friendly").greeting(language) == expected
 
 
 def test_chinese_region_tags_find_the_script_variant(catalog: PersonaCatalog) -> None:
-    assert catalog.persona("warm-quick").sign_off("zh-TW") == "有任何問題都歡迎隨時詢問 🙏"
+    assert catalog.persona("warm-quick").sign_off("zh-TW") == "有任何問題都歡迎您隨時詢問 🙏"
     assert catalog.persona("sg-concise").greeting("zh-CN") == "您好，感谢您联系我们。"
     assert catalog.persona("sg-concise").greeting("zh-Hans") == "您好，感谢您联系我们。"
+    # Chinese of unknown script (the detector's "zh") takes the persona's only Chinese; one script never another.
+    assert catalog.persona("warm-quick").greeting("zh") == "您好！感謝您的訊息 😊"
+    assert catalog.persona("warm-quick").greeting("zh-Hans") == ""
+    assert catalog.persona("sg-concise").greeting("zh-Hant") == ""
+
+
+def test_malay_and_indonesian_are_two_languages(catalog: PersonaCatalog) -> None:
+    persona = catalog.persona("warm-quick")
+    assert persona.greeting("ms") == "Hai! Terima kasih kerana menghubungi kami 😊"
+    assert persona.greeting("id") == "Halo Kak! Terima kasih sudah menghubungi kami 😊"
+    assert catalog.persona("latam-friendly").greeting("ms") == ""
+
+
+@pytest.mark.parametrize(
+    ("keys", "language", "expected"),
+    [
+        (["en", "pt"], "pt-BR", "pt"),
+        (["pt-pt", "pt-br"], "pt-BR", "pt-br"),
+        (["en", "pt-pt"], "pt-BR", "pt-pt"),  # another variant of the language, not English
+        (["zh", "zh-tw"], "zh-Hant", "zh-tw"),
+        (["en", "zh"], "zh-hant", "zh"),
+        (["zh-hans"], "zh-TW", None),
+        (["id"], "ms", None),
+        (["en"], "not a code!", None),
+    ],
+)
+def test_closest_language_stays_within_the_language(keys: list[str], language: str, expected: str | None) -> None:
+    assert closest_language(keys, language) == expected
 
 
 def test_emoji_policies() -> None:

@@ -1,0 +1,31 @@
+"""The ``polydesk`` command line: the Typer app, and where each command and group of commands comes from.
+
+Every command reads its configuration from ``POLYDESK_*`` environment
+variables (or ``.env``): see ``polydesk.settings``. Errors print a stable
+code and a reason and exit non-zero; with ``--json`` they print
+``{"error": {"code": ..., "message": ...}}``.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from api.cli import answering, demo, knowledge, serve
+from api.cli.evals import eval_app
+from api.cli.events import events_app
+from api.cli.inbox import inbox_app
+
+app = typer.Typer(
+    name="polydesk",
+    help="polydesk: a multilingual customer-service agent grounded in a brand's own knowledge.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)
+
+for command in (knowledge.ingest, knowledge.search, knowledge.documents, knowledge.delete, answering.ask,
+                answering.release, serve.serve, demo.demo):
+    app.command()(command)
+app.add_typer(eval_app, name="eval")
+app.add_typer(events_app, name="events")
+app.add_typer(inbox_app, name="inbox")

