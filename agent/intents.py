@@ -36,9 +36,10 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -80,22 +81,39 @@ class IntentPrediction:
     anger: float
 
 
-def read_examples(path: Path = EXAMPLES) -> list[LabelledExample]:
-    """The labelled examples of a JSONL file; a bad line is a ``ConfigError`` naming it."""
-    examples: list[LabelledExample] = []
+T = TypeVar("T")
+
+
+def _read_jsonl(path: Path, what: str, parse: Callable[[dict[str, Any]], T]) -> list[T]:
+    """``parse`` of each row of a JSONL file; an unreadable file or a bad line is a ``ConfigError`` naming it."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise ConfigError(f"cannot read intent examples {path}: {exc}") from exc
+        raise ConfigError(f"cannot read {what}s {path}: {exc}") from exc
+    rows: list[T] = []
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            examples.append(LabelledExample(text=str(row["text"]), language=str(row["language"]),
-                                            intent=Intent(row["intent"]), angry=bool(row.get("angry", False))))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path}:{number}: not an intent example ({exc})") from exc
+        if line.strip():
+            try:
+                rows.append(parse(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ConfigError(f"{path}:{number}: not an {what} ({exc})") from exc
+    return rows
+
+
+def _labelled(row: dict[str, Any]) -> LabelledExample:
+    return LabelledExample(text=str(row["text"]), language=str(row["language"]), intent=Intent(row["intent"]),
+                           angry=bool(row.get("angry", False)))
+
+
+def _anger(row: dict[str, Any]) -> AngerExample:
+    if not isinstance(row["angry"], bool):
+        raise TypeError("angry must be true or false")
+    return AngerExample(text=str(row["text"]), language=str(row["language"]), angry=row["angry"])
+
+
+def read_examples(path: Path = EXAMPLES) -> list[LabelledExample]:
+    """The labelled examples of a JSONL file; a bad line is a ``ConfigError`` naming it."""
+    examples = _read_jsonl(path, "intent example", _labelled)
     if {example.intent for example in examples} != set(_LABELS):
         missing = sorted(set(_LABELS) - {example.intent for example in examples})
         raise ConfigError(f"{path}: no examples for {', '.join(missing)}")
@@ -104,21 +122,7 @@ def read_examples(path: Path = EXAMPLES) -> list[LabelledExample]:
 
 def read_anger_examples(path: Path = ANGER_EXAMPLES) -> list[AngerExample]:
     """The anger-only examples of a JSONL file (text, language, angry); a bad line is a ``ConfigError``."""
-    examples: list[AngerExample] = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"cannot read anger examples {path}: {exc}") from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            if not isinstance(row["angry"], bool):
-                raise TypeError("angry must be true or false")
-            examples.append(AngerExample(text=str(row["text"]), language=str(row["language"]), angry=row["angry"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path}:{number}: not an anger example ({exc})") from exc
+    examples = _read_jsonl(path, "anger example", _anger)
     if len({example.angry for example in examples}) < 2:
         raise ConfigError(f"{path}: needs angry and calm examples")
     return examples
