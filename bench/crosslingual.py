@@ -38,9 +38,11 @@ def dense_top1(index: Any, cases: Sequence[Any], *, tenant: str) -> dict[str, fl
     answerable = [c for c in cases if c.expect == "answer" and c.sources]
     if not answerable:
         return {}
-    vectors = index.embed_queries([c.message for c in answerable])
+    # One question at a time, as the agent embeds them: int8 activations are quantized per batch, so a
+    # batched embedding can differ slightly and flip near-ties against what the agent ranks.
     found: dict[str, float] = {}
-    for case, vector in zip(answerable, vectors, strict=True):
+    for case in answerable:
+        vector = index.embed_query(case.message)
         hits = index.search(case.message, tenant=tenant, mode="dense", top_k=1, query_vector=vector.tolist())
         found[case.id] = float(bool(hits) and hits[0].chunk.document_id in case.sources)
     return found
