@@ -245,8 +245,7 @@ class Agent:
         )
         with clock.stage("generation"):
             draft = self.generator.generate(generation)
-        greeting = "" if conversation.bot_has_replied else greeting_for(resolved.persona, decision.language)
-        sign_off = sign_off_for(resolved.persona, decision.language)
+        greeting, sign_off = frame = _frame(conversation, resolved, decision.language)
         with clock.stage("guardrails"):
             context = GuardrailContext(
                 persona=resolved.persona, market=resolved.market, language=decision.language,
@@ -258,7 +257,7 @@ class Agent:
         if draft.llm_ms:
             clock.timings["llm"] = round(draft.llm_ms, 3)
 
-        text, notices = self._compose(conversation, resolved, decision.language, draft.body)
+        text, notices = self._compose(conversation, resolved, decision.language, draft.body, frame)
         by_number = {e.number: e for e in retrieval.evidence}
         citations = [_citation(by_number[n]) for n in draft.cited if n in by_number]
         with clock.stage("save"):
@@ -315,16 +314,16 @@ class Agent:
             return draft.model_copy(update={"body": result.body, "cited": [], "grounded": False}), findings
         return draft.model_copy(update={"body": result.body}), findings
 
-    def _compose(self, conversation: Conversation, resolved: ResolvedPersona, language: str,
-                 body: str) -> tuple[str, list[ComplianceNotice]]:
-        """Greeting (first bot reply only), body, sign-off and the compliance notices not shown yet, all in the
-        reply language (``agent.phrases``: the persona's or market's text in it, else a built-in one)."""
-        greeting = "" if conversation.bot_has_replied else greeting_for(resolved.persona, language)
+    @staticmethod
+    def _compose(conversation: Conversation, resolved: ResolvedPersona, language: str, body: str,
+                 frame: tuple[str, str]) -> tuple[str, list[ComplianceNotice]]:
+        """Greeting and sign-off (``_frame``) around the body, then the compliance notices not shown yet, all in
+        the reply language (``agent.phrases``: the persona's or market's text in it, else a built-in one)."""
+        greeting, sign_off = frame
         notices = [n for n in resolved.market.compliance
                    if not (n.once_per_conversation and n.id in conversation.notices_shown)]
         text = _SEPARATOR.join(part for part in (
-            greeting, body, sign_off_for(resolved.persona, language),
-            *(notice_text(n, language, resolved.market) for n in notices),
+            greeting, body, sign_off, *(notice_text(n, language, resolved.market) for n in notices),
         ) if part)
         return text, notices
 
@@ -357,7 +356,8 @@ class Agent:
                                    history=conversation.turns),
             })
             text, notices = self._compose(conversation, resolved, language,
-                                          customer_notice(plan, market=market, language=language))
+                                          customer_notice(plan, market=market, language=language),
+                                          _frame(conversation, resolved, language))
         with clock.stage("save"):
             self._record(conversation, request, resolved, decision, text, notices, retrieval, store.max_turns)
             conversation.owner = "human"
@@ -391,6 +391,12 @@ class Agent:
         return Reply(status="handed_off", conversation_id=conversation.id, text="", language=language,
                      market=resolved.market.code, persona_id=resolved.persona.id, generator="none", confidence=0.0,
                      escalation=last, timings_ms=clock.total())
+
+
+def _frame(conversation: Conversation, resolved: ResolvedPersona, language: str) -> tuple[str, str]:
+    """The reply's greeting (on the bot's first reply only) and sign-off, in the reply language."""
+    greeting = "" if conversation.bot_has_replied else greeting_for(resolved.persona, language)
+    return greeting, sign_off_for(resolved.persona, language)
 
 
 def _unanswered_streak(conversation: Conversation, signals: Signals, retrieval: Retrieval, vector: np.ndarray,
