@@ -1,12 +1,16 @@
 """The guardrails stage: every reply body passes it, whichever generator wrote it.
 
-Seven rules run in order; each records a ``GuardrailFinding`` when it changes (or flags) the body:
+Eight rules run in order; each records a ``GuardrailFinding`` when it changes (or flags) the body:
 
+0. ``prompt_echo``: a body that repeats a long span of the generator's prompt (``Draft.prompt``) or of the
+   persona's ``llm_instructions`` (8 words, or 24 characters of an unspaced script: ``agent.outbound``)
+   becomes the safe reply; the persona's greetings and sign-offs do not count.
 1. ``forbidden_term``: the market's ``culture.avoid_terms`` (every language listed, since LLMs
    mix languages) remove the sentence, line or bullet holding them.
 2. ``pii``: e-mails, card numbers and phone numbers become ``[EMAIL]``, ``[CARD]``, ``[PHONE]``
-   unless the customer wrote them or a brand document (any evidence but past conversations)
-   publishes them. Card numbers are masked always.
+   unless the customer wrote them or they are the market's ``published_contacts``
+   (``agent.outbound.check_outbound``; a document quoting an address does not make it the brand's).
+   Card numbers are masked always.
 3. ``avoid_phrase``: the persona's ``avoid_phrases`` remove their sentence, like rule 1.
 4. ``emoji``: emoji the persona's policy does not permit are removed.
 5. ``length``: a body over ``max_body_chars`` is cut at the last sentence end that fits, plus "…".
@@ -15,7 +19,8 @@ Seven rules run in order; each records a ``GuardrailFinding`` when it changes (o
 7. ``register``: informal address ("du", "tu") in a formal persona's body is flagged, not changed
    (``agent.register``; the extractive generator already prefers a formal source).
 
-When a removal leaves nothing substantive, or the language is wrong, the body becomes
+When a removal leaves nothing substantive (fewer than three letters, or only a lead-in line such as
+"هذه المعلومات متوفرة باللغة الإنجليزية:" that ends with ":"), or the language is wrong, the body becomes
 ``say("safe_reply", language)`` (action ``"replaced"``) and the later rules are skipped: the
 safe reply is plain, vetted text. Findings name the term, phrase or PII label, never the
 e-mail address or number itself.
@@ -60,15 +65,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-import phonenumbers
 import regex
 
+from agent.outbound import check_outbound, prompt_echo
 from agent.phrases import say
 from agent.register import register_breaches
 from agent.schema import Evidence, GuardrailFinding
 from personas import EmojiPolicy, Market, Persona
 from polydesk.language import LanguageDetector, language_family
-from polydesk.redaction import Redactor, market_region
+from polydesk.redaction import Redactor
 from polydesk.sentences import sentence_spans
 from polydesk.terms import UNSPACED, TermSet
 
@@ -84,8 +89,6 @@ MAX_HAN_ONLY_IN_JAPANESE = 20
 # Fewer letters than this after a removal is not a reply.
 _MIN_SUBSTANCE = 3
 _CACHE_SIZE = 64
-
-_PII_LABELS = frozenset({"EMAIL", "CARD", "PHONE"})
 
 _LETTER = re.compile(r"[^\W\d_]")
 _MASKS = re.compile(r"\[(?:EMAIL|CARD|PHONE)\]")
@@ -109,7 +112,7 @@ _EMOJI_CLUSTER = regex.compile(
 # Every character with default emoji presentation lies in these ranges; others need U+FE0F.
 _EMOJI_HINT = re.compile("[\u231a-\u2bff\ufe0f\U0001f000-\U0001faff]")
 _TRAILING = " \t\n,;:、，-–—"  # stripped before the ellipsis of a cut inside a sentence
-_PHONE_CANDIDATE = re.compile(r"\+?\(?[0-9][0-9 ().\-/]{5,}[0-9]")
+_LEAD_IN_END = (":", "：")
 
 Action = Literal["repaired", "replaced"]
 S = TypeVar("S")
@@ -124,8 +127,9 @@ class GuardrailContext:
     language: str  # the reply language
     max_body_chars: int  # persona.max_reply_chars minus greeting and sign-off (the pipeline computes it)
     customer_texts: Sequence[str] = ()  # the customer's own messages (their own PII may be echoed back)
-    evidence: Sequence[Evidence] = ()  # the sources given to the generator
+    evidence: Sequence[Evidence] = ()  # the sources given to the generator (they vouch for no e-mail or phone)
     content_language: str | None = None  # extractive replies quoting knowledge in another language
+    prompt: str | None = None  # the generator's system prompt (``Draft.prompt``): a reply must not repeat it
 
     def __post_init__(self) -> None:
         if self.max_body_chars < 1:
@@ -172,6 +176,7 @@ class Guardrails:
         # Canonically equivalent text looks the same; NFC lets terms match however it was encoded.
         text = body if unicodedata.is_normalized("NFC", body) else unicodedata.normalize("NFC", body)
         rules: tuple[Callable[[str, GuardrailContext, list[GuardrailFinding]], str], ...] = (
+            self._prompt_echo,
             self._forbidden_terms,
             self._pii,
             self._avoid_phrases,
@@ -188,28 +193,25 @@ class Guardrails:
 
     # -- the rules, in order ---------------------------------------------------------------------------------------
 
+    def _prompt_echo(self, text: str, ctx: GuardrailContext, findings: list[GuardrailFinding]) -> str:
+        persona = ctx.persona
+        protected = [source for source in (ctx.prompt, persona.llm_instructions) if source]
+        words = prompt_echo(text, protected, allowed=[*persona.greetings.values(), *persona.sign_offs.values()])
+        if not words:
+            return text
+        detail = f"{words} words of the system prompt or persona instructions repeated"  # never the text itself
+        findings.append(GuardrailFinding(rule="prompt_echo", detail=detail, action="replaced"))
+        return say("safe_reply", ctx.language)
+
     def _forbidden_terms(self, text: str, ctx: GuardrailContext, findings: list[GuardrailFinding]) -> str:
         terms = self._cached(self._market_terms, ctx.market.code, ctx.market.culture.avoid_terms, _market_terms)
         return _remove_sentences(text, terms, "forbidden_term", ctx.language, findings)
 
     def _pii(self, text: str, ctx: GuardrailContext, findings: list[GuardrailFinding]) -> str:
-        spans = [span for span in self._redactor.redact(text, market=ctx.market.code).spans if span[2] in _PII_LABELS]
-        if not spans:
-            return text
-        known = _KnownValues(ctx)
-        parts: list[str] = []
-        masked: dict[str, int] = {}
-        pos = 0
-        for start, end, label in spans:
-            if label != "CARD" and known.allows(text[start:end], label):
-                continue
-            parts += [text[pos:start], f"[{label}]"]
-            masked[label] = masked.get(label, 0) + 1
-            pos = end
-        for label, count in masked.items():
-            why = "card numbers are never repeated" if label == "CARD" else "not from the customer or the brand"
-            findings.append(GuardrailFinding(rule="pii", detail=f"{label} ×{count} masked: {why}", action="repaired"))
-        return "".join([*parts, text[pos:]])
+        text, found = check_outbound(text, ctx.market.published_contacts, ctx.customer_texts, market=ctx.market.code,
+                                     redactor=self._redactor)
+        findings += found
+        return text
 
     def _avoid_phrases(self, text: str, ctx: GuardrailContext, findings: list[GuardrailFinding]) -> str:
         phrases = self._cached(self._persona_phrases, ctx.persona.id, ctx.persona.avoid_phrases, _persona_phrases)
@@ -312,8 +314,7 @@ def _remove_sentences(
     for label, (start, end) in sorted(found, key=lambda item: item[1]):
         removed.setdefault(label, set()).update(_units_at(text, segments, start, end))
     kept = _join_without(text, segments, set().union(*removed.values()))
-    substance = len(_LETTER.findall(_MASKS.sub("", kept)))
-    action: Action = "replaced" if substance < _MIN_SUBSTANCE else "repaired"
+    action: Action = "repaired" if _substantive(kept, language) else "replaced"
     for label, units in removed.items():
         what = "nothing else left" if action == "replaced" else f"{len(units)} sentence{'s' * (len(units) > 1)} removed"
         findings.append(GuardrailFinding(rule=rule, detail=f"{label}: {what}", action=action))
@@ -359,6 +360,16 @@ def _join_without(text: str, segments: Sequence[_Segment], drop: set[int]) -> st
     return text[: segments[0].start] + "".join(content + separator for content, separator in parts)
 
 
+def _substantive(text: str, language: str) -> bool:
+    """Whether ``text`` says something: three letters or more outside masks and lead-in lines (a line that ends
+    with a colon, or the lead-in that announces a quote in another language), which introduce what was removed."""
+    head, _, tail = say("source_language", language, source="\x00").partition("\x00")
+    lines = [line.strip() for line in _MASKS.sub("", text).splitlines()]
+    said = [line for line in lines if not line.endswith(_LEAD_IN_END)
+            and not (line.startswith(head.strip()) and line.endswith(tail.strip()))]
+    return len(_LETTER.findall(" ".join(said))) >= _MIN_SUBSTANCE
+
+
 def _cut(text: str, room: int) -> tuple[str, str]:
     """The longest head of ``text`` within ``room`` characters, and where it was cut."""
     ends = [segment.end for segment in _segments(text) if segment.end <= room]
@@ -389,55 +400,3 @@ def _remove_emoji(text: str, policy: EmojiPolicy) -> str:
         parts.append(text[pos:start])
         pos = end
     return "".join([*parts, text[pos:]])
-
-
-# -- PII -------------------------------------------------------------------------------------------------------------
-
-
-class _KnownValues:
-    """What a reply may repeat: the customer's own words and the brand's documents (not past conversations)."""
-
-    def __init__(self, ctx: GuardrailContext) -> None:
-        sources = list(ctx.customer_texts)
-        for evidence in ctx.evidence:
-            if evidence.chunk.kind != "conversation":
-                sources.extend({evidence.chunk.text, evidence.answer_text})
-        self._sources = sources
-        self._region = market_region(ctx.market.code)
-        self._phones: set[str] | None = None
-
-    def allows(self, value: str, label: str) -> bool:
-        if any(_occurs(value, source, fold=label == "EMAIL") for source in self._sources):
-            return True
-        # The same number written differently ("+49 151 2345678" vs "0151 2345678") is the same number.
-        return label == "PHONE" and (key := _phone_key(value, self._region)) is not None and key in self._phone_keys()
-
-    def _phone_keys(self) -> set[str]:
-        if self._phones is None:
-            found = (_phone_key(m.group(), self._region) for s in self._sources for m in _PHONE_CANDIDATE.finditer(s))
-            self._phones = {key for key in found if key}
-        return self._phones
-
-
-def _occurs(value: str, source: str, *, fold: bool) -> bool:
-    """Whether ``value`` occurs in ``source`` as a whole token (not inside a longer address or number)."""
-    if fold:
-        value, source = value.casefold(), source.casefold()
-    at = source.find(value)
-    while at != -1:
-        end = at + len(value)
-        before, after, beyond = source[at - 1 : at], source[end : end + 1], source[end + 1 : end + 2]
-        glued_before = before.isalnum() or (before != "" and before in "@._%+-")
-        glued_after = after.isalnum() or (after != "" and after in "@_%+-") or (after == "." and beyond.isalnum())
-        if not glued_before and not glued_after:
-            return True
-        at = source.find(value, at + 1)
-    return False
-
-
-def _phone_key(raw: str, region: str | None) -> str | None:
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -47,6 +47,13 @@ class Inbox:
         with self.path.open(encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
 
+    def count(self) -> int:
+        """How many messages are kept (lines counted, none parsed)."""
+        if not self.path.exists():
+            return 0
+        with self.path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+
     def erase_customer(self, tenant: str, customer_id: str) -> int:
         """Drop the kept messages of one customer of one tenant (an erasure); how many were dropped."""
         if not self.path.exists():

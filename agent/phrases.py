@@ -13,6 +13,8 @@ Example:
     'Dazu habe ich leider keine gesicherte Information. Gern leite ich Ihre Frage an eine Kollegin oder einen Kollegen weiter.'
     >>> say("source_language", "th", source=language_name("ja", "th"))
     'ข้อมูลนี้มีเป็นภาษาญี่ปุ่น:'
+    >>> small_talk_reply("thanks", "es-MX")
+    '¡De nada! ¿Puedo ayudarle en algo más?'
     >>> greeting_for(catalog.persona("us-friendly"), "de")                   # doctest: +SKIP
     'Guten Tag, vielen Dank für Ihre Nachricht.'
 """
@@ -262,6 +264,72 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
     },
 }
 
+# The short reply to small talk (``agent.smalltalk``), per kind of courtesy: thanks, hello, bye, and "ok" for the rest
+# (acknowledgements, emoji). Written for more languages than the phrases above: a thanks must never go unanswered.
+SmallTalkKind = Literal["thanks", "hello", "bye", "ok"]
+_SMALL_TALK: dict[str, dict[SmallTalkKind, str]] = {
+    "en": {"thanks": "You're welcome! Is there anything else I can help you with?",
+           "hello": "Hello! How can I help you today?",
+           "bye": "Thank you for getting in touch. Have a great day!",
+           "ok": "Is there anything else I can help you with?"},
+    "de": {"thanks": "Gern geschehen! Kann ich Ihnen sonst noch helfen?",
+           "hello": "Guten Tag! Wie kann ich Ihnen helfen?",
+           "bye": "Vielen Dank für Ihre Nachricht. Einen schönen Tag noch!",
+           "ok": "Kann ich Ihnen sonst noch helfen?"},
+    "fr": {"thanks": "Avec plaisir ! Puis-je vous aider pour autre chose ?",
+           "hello": "Bonjour ! Comment puis-je vous aider ?",
+           "bye": "Merci de nous avoir contactés. Bonne journée !",
+           "ok": "Puis-je vous aider pour autre chose ?"},
+    "es": {"thanks": "¡De nada! ¿Puedo ayudarle en algo más?",
+           "hello": "¡Hola! ¿En qué puedo ayudarle?",
+           "bye": "Gracias por escribirnos. ¡Que tenga un buen día!",
+           "ok": "¿Puedo ayudarle en algo más?"},
+    "pt": {"thanks": "De nada! Posso ajudar em mais alguma coisa?",
+           "hello": "Olá! Como posso ajudar?",
+           "bye": "Obrigado pelo contato. Tenha um ótimo dia!",
+           "ok": "Posso ajudar em mais alguma coisa?"},
+    "it": {"thanks": "Prego! Posso aiutarla in qualcos'altro?",
+           "hello": "Buongiorno! Come posso aiutarla?",
+           "bye": "Grazie per averci contattato. Buona giornata!",
+           "ok": "Posso aiutarla in qualcos'altro?"},
+    "id": {"thanks": "Sama-sama! Ada lagi yang bisa kami bantu?",
+           "hello": "Halo! Ada yang bisa kami bantu?",
+           "bye": "Terima kasih sudah menghubungi kami. Semoga hari Anda menyenangkan!",
+           "ok": "Baik. Ada lagi yang bisa kami bantu?"},
+    "ms": {"thanks": "Sama-sama! Ada apa-apa lagi yang boleh kami bantu?",
+           "hello": "Helo! Apa yang boleh kami bantu?",
+           "bye": "Terima kasih kerana menghubungi kami. Semoga hari anda menyenangkan!",
+           "ok": "Baik. Ada apa-apa lagi yang boleh kami bantu?"},
+    "th": {"thanks": "ยินดีให้บริการ หากมีคำถามเพิ่มเติม สอบถามได้เลย",
+           "hello": "สวัสดี ยินดีให้บริการ ต้องการสอบถามเรื่องใด แจ้งได้เลย",
+           "bye": "ขอบคุณที่ติดต่อเรา ขอให้เป็นวันที่ดี",
+           "ok": "หากมีคำถามเพิ่มเติม สอบถามได้เลย"},
+    "vi": {"thanks": "Rất vui được hỗ trợ Quý khách! Quý khách có cần hỗ trợ thêm gì không ạ?",
+           "hello": "Xin chào Quý khách! Chúng tôi có thể hỗ trợ gì cho Quý khách?",
+           "bye": "Cảm ơn Quý khách đã liên hệ. Chúc Quý khách một ngày tốt lành!",
+           "ok": "Quý khách có cần hỗ trợ thêm gì không ạ?"},
+    "ja": {"thanks": "恐れ入ります。ほかにご不明な点がございましたら、お気軽にお問い合わせください。",
+           "hello": "お問い合わせありがとうございます。どのようなご用件でしょうか。",
+           "bye": "お問い合わせいただき、ありがとうございました。またのご利用をお待ちしております。",
+           "ok": "ほかにご不明な点がございましたら、お気軽にお問い合わせください。"},
+    "zh": {"thanks": "不客气！请问还有什么可以帮您？",
+           "hello": "您好！请问有什么可以帮您？",
+           "bye": "感谢您的联系，祝您生活愉快！",
+           "ok": "请问还有什么可以帮您？"},
+    "zh-hant": {"thanks": "不客氣！請問還有什麼可以為您服務的嗎？",
+                "hello": "您好！請問有什麼可以為您服務的嗎？",
+                "bye": "感謝您的來訊，祝您有美好的一天！",
+                "ok": "請問還有什麼可以為您服務的嗎？"},
+    "ko": {"thanks": "천만에요! 더 도와드릴 일이 있으신가요?",
+           "hello": "안녕하세요! 무엇을 도와드릴까요?",
+           "bye": "문의해 주셔서 감사합니다. 좋은 하루 보내세요!",
+           "ok": "더 도와드릴 일이 있으신가요?"},
+    "ar": {"thanks": "العفو! هل هناك شيء آخر يمكنني مساعدتك فيه؟",
+           "hello": "مرحبًا! كيف يمكنني مساعدتك؟",
+           "bye": "شكرًا لتواصلك معنا، نتمنى لك يومًا سعيدًا!",
+           "ok": "هل هناك شيء آخر يمكنني مساعدتك فيه؟"},
+}
+
 # Words some languages put before a language's name in a sentence ("ภาษาอังกฤษ", "bahasa Inggris").
 _NAME_PREFIX = {"th": "ภาษา", "id": "bahasa ", "ms": "bahasa "}
 
@@ -275,6 +343,12 @@ def say_in(phrase: Phrase, language: str, **values: str) -> str | None:
     """``phrase`` in ``language`` or its closest variant only; None when polydesk does not speak it."""
     key = closest_language(_PHRASES, language)
     return None if key is None else _PHRASES[key][phrase].format(**values)
+
+
+def small_talk_reply(kind: SmallTalkKind, language: str) -> str:
+    """The short reply to small talk of ``kind`` in ``language`` (its closest variant, else English). Personas have
+    no text of their own for it yet: a ``small_talk`` field in the persona YAML would be read here first."""
+    return _SMALL_TALK[closest_language(_SMALL_TALK, language) or "en"][kind]
 
 
 def greeting_for(persona: Persona, language: str) -> str:

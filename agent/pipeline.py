@@ -11,7 +11,8 @@ Read ``Agent.answer`` top to bottom; each stage is timed into ``Reply.timings_ms
    context): the signals and the retrieval share it.
 5. ``signals``: intent, keyword rules and frustration decide whether a human takes over
    (``agent.escalation``); if so the reply tells the customer when a person answers, the
-   conversation is handed off and a ``handoff`` event is published (steps 6-8 are skipped).
+   conversation is handed off and a ``handoff`` event is published (steps 6-8 are skipped). Small talk
+   ("thanks!", "ok 👍", "ขอบคุณครับ") gets the agent's own short reply instead (``agent.smalltalk``).
 6. ``retrieval``: follow-up rewrite, hybrid search with market and language preference,
    confidence (``agent.retrieval``). Messages the bot cannot answer, several in a row on one
    topic, hand off too (reason ``low_confidence``).
@@ -55,7 +56,7 @@ from agent.generators.extractive import ExtractiveGenerator
 from agent.generators.fallback import FallbackGenerator
 from agent.guardrails import GuardrailContext, Guardrails
 from agent.language import LanguageStage
-from agent.phrases import greeting_for, notice_text, say, sign_off_for
+from agent.phrases import SmallTalkKind, greeting_for, notice_text, say, sign_off_for, small_talk_reply
 from agent.retrieval import Retriever, contextual_query, follow_up_vector
 from agent.schema import (
     AnswerRequest,
@@ -69,6 +70,7 @@ from agent.schema import (
     Retrieval,
     Turn,
 )
+from agent.smalltalk import small_talk
 from agent.state import Conversation, ConversationStore, Handoff, decode_vector, encode_vector, new_conversation_id
 from knowledge.index import KnowledgeIndex
 from personas import ComplianceNotice, EscalationRules, Intent, PersonaCatalog, ResolvedPersona, Thresholds
@@ -226,6 +228,8 @@ class Agent:
             escalation = self.escalation_policy.decide(signals, rules=rules)
         if escalation.escalate:
             return self._escalate(store, request, conversation, resolved, decision, escalation, rules, clock)
+        if (kind := small_talk(request.message, signals)) is not None:
+            return self._small_talk(store, request, conversation, resolved, decision, escalation, kind, clock)
 
         with clock.stage("retrieval"):
             retrieval = self.retriever.run(query, rewritten=rewritten, tenant=request.tenant, market=request.market,
@@ -300,13 +304,14 @@ class Agent:
 
     def _checked(self, draft: Draft, generation: GenerationRequest,
                  context: GuardrailContext) -> tuple[Draft, list[GuardrailFinding]]:
-        """The draft after guardrails; a replaced draft gives way to the generator's fallback's, checked again."""
-        result = self.guardrails.check(draft.body, context)
+        """The draft after guardrails; a replaced draft gives way to the generator's fallback's, checked again.
+        Each draft is checked against the prompt it was written to (``Draft.prompt``: no echo of it)."""
+        result = self.guardrails.check(draft.body, dataclasses.replace(context, prompt=draft.prompt))
         findings = list(result.findings)
         fallback = (self.generator.instead(generation, draft, reason="guardrails")
                     if result.replaced and isinstance(self.generator, FallbackGenerator) else None)
         if fallback is not None:
-            context = dataclasses.replace(context, content_language=fallback.content_language)
+            context = dataclasses.replace(context, content_language=fallback.content_language, prompt=fallback.prompt)
             result = self.guardrails.check(fallback.body, context)
             findings += result.findings
             draft = fallback
@@ -377,6 +382,20 @@ class Agent:
             confidence=round(retrieval.confidence, 4) if retrieval else 0.0, escalation=escalation,
             notices=[n.id for n in notices], query=retrieval.query if retrieval else "", timings_ms=clock.total(),
         )
+
+    def _small_talk(self, store: ConversationStore, request: AnswerRequest, conversation: Conversation,
+                    resolved: ResolvedPersona, decision: LanguageDecision, escalation: Escalation,
+                    kind: SmallTalkKind, clock: _Clock) -> Reply:
+        """The agent's own short reply, in the reply language, with the notices not shown yet: no knowledge."""
+        with clock.stage("save"):
+            text, notices = self._compose(conversation, resolved, decision.language,
+                                          small_talk_reply(kind, decision.language), ("", ""))
+            conversation.unanswered = []
+            self._record(conversation, request, resolved, decision, text, notices, None, store.max_turns)
+            store.save(conversation)
+        return Reply(status="answered", conversation_id=conversation.id, text=text, language=decision.language,
+                     market=resolved.market.code, persona_id=resolved.persona.id, generator="smalltalk",
+                     confidence=0.0, escalation=escalation, notices=[n.id for n in notices], timings_ms=clock.total())
 
     @staticmethod
     def _owned_by_human(store: ConversationStore, request: AnswerRequest, conversation: Conversation,

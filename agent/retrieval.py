@@ -19,7 +19,9 @@
    (FAQ, policy), and a larger penalty for past conversations (other customers' chats:
    short, chatty turns resemble every question a little); ties follow the hybrid rank. The
    lexical signal thus adds candidates and exact identifiers but never demotes a strong
-   dense hit.
+   dense hit. A flagged chunk (``Chunk.flag``: text that reads as instructions to an assistant,
+   or a past answer about one customer's case) is never evidence: the index's searches leave
+   flagged chunks out in the store's filter, and ranking drops any that still come back.
 4. **Confidence** is the similarity of the best-ranked chunk (the one an answer quotes first)
    calibrated for the language relation of question and chunk (``agent.confidence``): the same
    number means the same in every language pair.
@@ -165,7 +167,8 @@ class Retriever:
     def _rank(self, hits: list[ScoredChunk], *, market: str, language: str, identifiers: set[str]) -> list[Evidence]:
         fused: dict[str, ScoredChunk] = {}
         for hit in hits:
-            fused.setdefault(hit.chunk.point_id, hit)
+            if hit.chunk.flag is None:
+                fused.setdefault(hit.chunk.point_id, hit)
         order = {point_id: rank for rank, point_id in enumerate(fused)}
         w = self.weights
 

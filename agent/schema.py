@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from knowledge.schema import Chunk, normalize_language, normalize_market, normalize_tenant
 from personas.routing import Channel
+from polydesk.visible import visible_text
 
 MAX_MESSAGE_CHARS = 4000
 MAX_METADATA_ITEMS = 32
@@ -28,7 +29,6 @@ ConversationId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{1,8})*$")]
 MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 MetadataValue = Annotated[str, StringConstraints(max_length=512)]
-
 
 class CustomerMessage(BaseModel):
     """One customer message, as a channel connector sends it over HTTP (the tenant comes from its API key)."""
@@ -54,6 +54,16 @@ class CustomerMessage(BaseModel):
     @classmethod
     def _market(cls, value: str) -> str:
         return normalize_market(value)
+
+    @field_validator("message")
+    @classmethod
+    def _visible(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("a message must not contain NUL characters")
+        visible = visible_text(value)
+        if not visible:
+            raise ValueError("the message shows nothing: only control, zero-width or formatting characters")
+        return visible
 
     @field_validator("channel", mode="before")
     @classmethod
@@ -138,10 +148,12 @@ class Draft(BaseModel):
     )
     llm_ms: float = 0.0
     fallback_reason: str | None = Field(default=None, description="why the configured LLM did not write this")
+    prompt: str | None = Field(default=None, exclude=True, repr=False,
+                               description="the system prompt the body was written to (guardrails: no echo)")
 
 
 class GuardrailFinding(BaseModel):
-    rule: Literal["forbidden_term", "pii", "avoid_phrase", "emoji", "length", "language", "register"]
+    rule: Literal["prompt_echo", "forbidden_term", "pii", "avoid_phrase", "emoji", "length", "language", "register"]
     detail: str
     action: Literal["repaired", "replaced", "flagged"] = Field(description="'flagged': kept as is, for review")
 

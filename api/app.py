@@ -2,7 +2,8 @@
 
 Run it with ``polydesk serve`` (uvicorn); the OpenAPI schema is at ``/openapi.json`` and the
 interactive docs at ``/docs``. Every route but ``/healthz``, ``/readyz`` and ``/metrics``
-needs an API key (``api.auth``); every error is JSON ``{"code", "message"}`` (``api.errors``).
+needs an API key (``api.auth``), checked before any body is read (``api.guard``); every error is
+JSON ``{"code", "message"}`` (``api.errors``).
 
 Example:
     >>> app = create_app(Settings(), keys=[ApiKey(key="pd_demo_connector_key", tenant="tidewell",
@@ -22,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import errors
 from api.auth import ApiKey, demo_keys, parse_keys
 from api.deps import Services
+from api.guard import RequestGuard, TrailingSlash
 from api.routes import answer, chat, conversations, knowledge, ops, personas, privacy
 from api.runtime import Runtime
 from polydesk.errors import ConfigError
@@ -80,12 +82,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         finally:
             services.close()
 
-    app = FastAPI(title="polydesk", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # No slash redirects: their Location came from the Host header (TrailingSlash serves both forms instead).
+    app = FastAPI(title="polydesk", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  redirect_slashes=False)
     errors.install(app)
     for module in (answer, chat, knowledge, conversations, privacy, personas, ops):
         app.include_router(module.router)
 
+    # Outermost last: the slash is settled first, then every request is counted, then guarded.
+    app.add_middleware(RequestGuard)
     app.add_middleware(RequestMetrics)
+    app.add_middleware(TrailingSlash)
     return app
 
 

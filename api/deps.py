@@ -25,7 +25,7 @@ from agent.webhooks import WebhookDispatcher
 from api.auth import ApiKey, Caller, KeyRing, Role
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
+from api.ratelimit import AuthThrottle, RateLimiter
 from api.runtime import Runtime
 from ingestion.jobs import JobQueue
 from knowledge.index import KnowledgeIndex
@@ -48,6 +48,7 @@ class Services:
     runtime: Runtime
     keys: KeyRing
     limiter: RateLimiter
+    throttle: AuthThrottle
     metrics: Metrics
     idempotency: IdempotencyStore
     inbox: Inbox
@@ -92,7 +93,9 @@ class Services:
         webhooks = WebhookDispatcher.from_settings(settings, client) if background else None
         return cls(settings=settings, runtime=runtime, keys=KeyRing(keys), owns_runtime=owns_runtime,
                    limiter=RateLimiter(client, per_minute=settings.rate_limit_per_minute,
-                                       burst=settings.rate_limit_burst, fail_open=settings.degraded_reply),
+                                       burst=settings.rate_limit_burst),
+                   throttle=AuthThrottle(per_minute=settings.auth_failures_per_minute,
+                                         burst=settings.auth_failure_burst),
                    metrics=Metrics(), jobs=jobs, webhooks=webhooks,
                    idempotency=IdempotencyStore(client, conversations=runtime.conversations,
                                                 ttl_s=int(settings.idempotency_ttl_hours * 3600)),
@@ -147,7 +150,8 @@ def require_role(role: Role) -> Callable[..., Caller]:
         if caller is None:
             raise AuthenticationError("unknown API key")
         if not caller.allows(role):
-            raise PermissionDeniedError(f"a {caller.role} key may not do this; it needs a {role} or admin key")
+            needed = "an admin key" if role == "admin" else f"a {role} or admin key"
+            raise PermissionDeniedError(f"a {caller.role} key may not do this; it needs {needed}")
         services.limiter.check(caller.key_id)
         return caller
 

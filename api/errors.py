@@ -25,6 +25,8 @@ _STATUS: list[tuple[type[errors.PolydeskError], int]] = [
     (errors.FileTooLargeError, 413),
     (errors.TooManyFilesError, 413),
     (errors.UnsupportedTypeError, 415),
+    (errors.UnsupportedEncodingError, 415),
+    (errors.BodyTooLargeError, 413),
     (errors.InputError, 400),
     (errors.AuthenticationError, 401),
     (errors.PermissionDeniedError, 403),
@@ -64,15 +66,23 @@ def error_response(status: int, code: str, message: str, *, details: list[dict[s
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-async def _polydesk_error(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, errors.PolydeskError)
+def polydesk_response(exc: errors.PolydeskError, *, close: bool = False) -> JSONResponse:
+    """The response for a domain error (``Retry-After`` on 429, ``WWW-Authenticate`` on 401). ``close``: also
+    ``Connection: close``, for an answer given before the request body was read (the server drops the rest)."""
     status = status_of(exc)
     if status >= 500:
         log.error("%s: %s", exc.code, exc.message)
-    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.RateLimitedError) else None
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.RateLimitedError) else {}
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
-    return error_response(status, exc.code, exc.message, headers=headers)
+    if close:
+        headers["Connection"] = "close"
+    return error_response(status, exc.code, exc.message, headers=headers or None)
+
+
+async def _polydesk_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, errors.PolydeskError)
+    return polydesk_response(exc)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

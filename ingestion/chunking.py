@@ -24,17 +24,19 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import regex
 
 from ingestion.parsing import Block
+from polydesk.injection import instruction_reason, instruction_spans, strip_instructions
 from polydesk.sentences import sentence_spans
 
 _CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Khmer}\p{Myanmar}]")
 _THAI = regex.compile(r"[\p{Thai}\p{Lao}]")
 _UNSPACED = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Khmer}\p{Myanmar}\p{Thai}\p{Lao}]")
+_LETTER = regex.compile(r"\p{L}")
 
 
 def estimate_tokens(text: str) -> float:
@@ -62,6 +64,7 @@ class ChunkDraft:
     market: str | None = None
     language: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    flag: str | None = None  # set: indexed but kept out of generation, for this reason (``Chunk.flag``)
 
 
 class _Piece(NamedTuple):
@@ -203,3 +206,33 @@ def _strip(text: str, start: int, end: int) -> tuple[int, int]:
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
+
+
+def separate_instructions(drafts: Sequence[ChunkDraft]) -> list[ChunkDraft]:
+    """The drafts with text that reads as instructions to an assistant (``polydesk.injection``) flagged.
+
+    A document chunk keeps its knowledge: the instruction lines go into a flagged chunk of their own, right after
+    it, and the rest stays an ordinary chunk (a chunk left with only its heading is flagged whole). A table row (a
+    FAQ answer, a conversation turn, quoted whole) is flagged whole. Flagged chunks stay in the index, where the
+    content editor sees them with the reason, and out of answers.
+    """
+    separated: list[ChunkDraft] = []
+    for draft in drafts:
+        if draft.flag is not None:
+            separated.append(draft)
+        elif draft.extra:
+            reason = next(filter(None, map(instruction_reason, (draft.text, *draft.extra.values()))), None)
+            separated.append(replace(draft, flag=reason) if reason else draft)
+        elif findings := instruction_spans(draft.text):
+            reason = findings[0].reason
+            heading = draft.section.rsplit(">", 1)[-1].strip()
+            lines = [line.rstrip() for line in strip_instructions(draft.text, findings).splitlines() if line.strip()]
+            if not any(line.strip() != heading and _LETTER.search(line) for line in lines):
+                separated.append(replace(draft, flag=reason))
+                continue
+            flagged = "\n".join(draft.text[f.start:f.end] for f in findings)
+            separated.append(replace(draft, text="\n".join(lines)))
+            separated.append(replace(draft, text=flagged, flag=reason))
+        else:
+            separated.append(draft)
+    return separated

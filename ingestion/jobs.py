@@ -25,11 +25,12 @@ Example:
     ...     job = queue.submit(spool, options=SourceOptions(tenant="tidewell", market="DE"), files=["returns.md"])
     >>> queue.get("tidewell", job.id).status                                # doctest: +SKIP
     'done'
+
+The record and how a job's end (``done``, ``partial``, ``failed``) follows from its files: ``job_records``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
@@ -39,14 +40,13 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
 
 import redis
-from pydantic import BaseModel, Field
 
+from ingestion.job_records import FINISHED, Job, JobError, JobFile, JobOutcome, JobStatus, from_hash, to_hash
 from ingestion.pipeline import Ingestor, Progress
 from ingestion.sources import SourceOptions
 from knowledge.index import KnowledgeIndex
@@ -59,7 +59,8 @@ logger = logging.getLogger(__name__)
 
 PREFIX = "polydesk:{jobs}:"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-JobStatus = Literal["queued", "running", "done", "failed"]
+__all__ = ["PREFIX", "Job", "JobError", "JobFile", "JobQueue", "JobStatus", "Spool"]
+_FINISHED_BYTES = tuple(status.encode() for status in FINISHED)
 
 # Take the oldest queued job: move it to running, set the lease and mark the record, atomically.
 _TAKE = """
@@ -113,49 +114,6 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 5))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return 1
 """
-
-
-class JobFile(BaseModel):
-    """What became of one file of the job."""
-
-    document_id: str = Field(examples=["policies/TH/คืนสินค้า.md"])
-    status: Literal["added", "replaced", "unchanged", "skipped"]
-    chunks: int = 0
-    kind: str = Field(default="", examples=["policy"])
-    code: str | None = Field(default=None, description="why it was skipped: a stable error code",
-                             examples=["corrupt_file"])
-    reason: str | None = None
-    warnings: list[str] = Field(default_factory=list)
-    redactions: dict[str, int] = Field(default_factory=dict, examples=[{"EMAIL": 2}])
-
-
-class JobError(BaseModel):
-    code: str = Field(examples=["store_unavailable"])
-    message: str
-
-
-class Job(BaseModel):
-    """An ingestion job as stored: what was uploaded, how far it got, and what became of each file."""
-
-    id: str = Field(examples=["3f9c2a4e8b1d4c6f9a0e7b5d2c1f8e3a"])
-    tenant: str = Field(examples=["tidewell"])
-    status: JobStatus
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    market: str = Field(default="*", examples=["TH"])
-    language: str | None = None
-    kind: str | None = None
-    redact: bool = False
-    uploaded: list[str] = Field(default_factory=list, description="the document ids the upload will write")
-    files_total: int = 0
-    files_done: int = 0
-    chunks_embedded: int = 0
-    current: str | None = Field(default=None, description="the file being ingested now")
-    files: list[JobFile] = Field(default_factory=list, description="per-file results, once the job is done")
-    totals: dict[str, int] = Field(default_factory=dict)
-    error: JobError | None = Field(default=None, description="why the whole job failed (status failed)")
-    attempts: int = 0
 
 
 @dataclass(slots=True)
@@ -213,13 +171,15 @@ class JobQueue:
             if not spool.submitted:
                 shutil.rmtree(spool.path, ignore_errors=True)
 
-    def submit(self, spool: Spool, *, options: SourceOptions, files: Sequence[str]) -> Job:
-        """Record the job (status ``queued``) and queue it; ``files`` are the document ids in the spool."""
+    def submit(self, spool: Spool, *, options: SourceOptions, files: Sequence[str],
+               refused: Sequence[JobFile] = ()) -> Job:
+        """Record the job (status ``queued``) and queue it; ``files`` are the document ids in the spool,
+        ``refused`` the files refused at upload (reported in the job's results from the start)."""
         job = Job(id=spool.job_id, tenant=options.tenant, status="queued", created_at=datetime.now(UTC),
                   market=options.market, language=options.language, kind=options.kind, redact=options.redact,
-                  uploaded=list(files), files_total=len(files))
+                  uploaded=list(files), files_total=len(files), files=list(refused))
         with redis_errors("queue the ingestion job"), self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(self._key(job.id), mapping=_to_hash(job))
+            pipe.hset(self._key(job.id), mapping=to_hash(job))
             pipe.expire(self._key(job.id), self.retention_s)
             pipe.lpush(PREFIX + "queued", job.id)
             pipe.execute()
@@ -246,7 +206,7 @@ class JobQueue:
     def _load(self, job_id: str) -> Job | None:
         with redis_errors("read the ingestion job"):
             raw: dict[bytes, bytes] = self.client.hgetall(self._key(job_id))  # type: ignore[assignment]
-        return _from_hash(raw) if raw else None
+        return from_hash(raw) if raw else None
 
     # -- the worker ------------------------------------------------------------------------------------------
 
@@ -293,7 +253,7 @@ class JobQueue:
             with redis_errors("read the ingestion job"):
                 status = self.client.hget(self._key(folder.name), "status")
             stale = time.time() - folder.stat().st_mtime > self.orphan_spool_s
-            if status in (b"done", b"failed") or (status is None and stale):
+            if status in _FINISHED_BYTES or (status is None and stale):
                 shutil.rmtree(folder, ignore_errors=True)
                 removed.append(folder.name)
         return removed
@@ -356,12 +316,10 @@ class JobQueue:
                                     language=job.language, redact=job.redact, source_prefix="upload:")
             report = self._get_ingestor().ingest([spool], options,
                                                  progress=lambda p: self._progress(job.id, token, spool, p))
-            files = [JobFile(**{k: v for k, v in asdict(f).items() if k != "path"}) for f in report.files]
-            for file in files:
-                file.reason = _scrub(file.reason, spool)
-            return {"status": "done", "files": _json([f.model_dump(mode="json") for f in files]),
-                    "totals": _json(report.totals()),
-                    "files_done": str(len(files))}
+            for result in report.files:
+                result.reason = _scrub(result.reason, spool)
+            # job.files holds the files refused at upload until the job ends: a rerun reports them again.
+            return JobOutcome.of(report, refused=job.files).fields()
         except _Stopped:
             raise
         except PolydeskError as exc:
@@ -426,23 +384,3 @@ def _scrub(text: str | None, spool: Path) -> str | None:
     for root in {str(spool.resolve()), str(spool)}:
         text = text.replace(root + "/", "").replace(root, "")
     return text
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _to_hash(job: Job) -> dict[Any, Any]:
-    """A record as Redis hash fields: scalars as text, lists and objects as JSON; None is left out."""
-    data = job.model_dump(mode="json")
-    return {k: (_json(v) if isinstance(v, list | dict) else str(v).lower() if isinstance(v, bool) else str(v))
-            for k, v in data.items() if v is not None}
-
-
-def _from_hash(raw: dict[bytes, bytes]) -> Job:
-    fields = {k.decode(): v.decode() for k, v in raw.items()}
-    data: dict[str, Any] = {k: v for k, v in fields.items() if v != "" and k != "worker"}
-    for key in ("uploaded", "files", "totals", "error"):
-        if key in data:
-            data[key] = json.loads(data[key])
-    return Job.model_validate(data)

@@ -25,15 +25,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ingestion.chunking import ChunkDraft, Chunker
+from ingestion.chunking import ChunkDraft, Chunker, separate_instructions
 from ingestion.filetypes import FileType, detect_type
 from ingestion.parsing import parse_document
 from ingestion.sources import SourceFile, SourceOptions, discover
 from ingestion.tables import TableDrafts, faq_drafts, looks_like_transcript, read_table
 from ingestion.transcripts import conversation_drafts, read_jsonl, read_turn_rows
 from knowledge.index import KnowledgeIndex
-from knowledge.schema import Chunk, DocumentRecord, Kind
-from polydesk.errors import InvalidRecordError, PolydeskError
+from knowledge.schema import Chunk, DocumentRecord, Kind, normalize_document_id
+from polydesk.errors import InvalidNameError, InvalidRecordError, PolydeskError
 from polydesk.language import LanguageDetector
 from polydesk.redaction import Redactor
 from polydesk.settings import Settings
@@ -41,7 +41,7 @@ from polydesk.settings import Settings
 PREPARE_AHEAD = 8  # files prepared ahead of the embedder: bounds memory on large folders
 
 # Bump when parsing or chunking changes what a file turns into: every file is then re-ingested once.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: text that reads as instructions to an assistant is flagged (Chunk.flag)
 
 Status = Literal["added", "replaced", "unchanged", "skipped"]
 
@@ -94,6 +94,14 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+def _check_name(document_id: str) -> None:
+    """A file whose name an upload would refuse (a bidi override, controls, only dots) is refused here too."""
+    try:
+        normalize_document_id(document_id)
+    except ValueError as exc:
+        raise InvalidNameError(str(exc)) from exc
 
 
 def _record_source(source: SourceFile) -> str:
@@ -175,6 +183,7 @@ class Ingestor:
     def _prepare(self, source: SourceFile) -> _Prepared | FileResult:
         result = FileResult(path=str(source.path), document_id=source.document_id, status="skipped")
         try:
+            _check_name(source.document_id)
             file_type = detect_type(source.path, max_bytes=self.settings.max_file_bytes)
             fingerprint = self._fingerprint(source, file_type)
             previous = self.index.get_document(source.options.tenant, source.document_id)
@@ -182,6 +191,7 @@ class Ingestor:
                 result.status, result.chunks, result.kind = "unchanged", previous.chunk_count, previous.kind
                 return result
             kind, title, drafts = self._drafts(source, file_type, result)
+            drafts = separate_instructions(drafts)
             if not drafts:
                 raise InvalidRecordError("nothing to index: the file has no text")
             version = previous.version + 1 if previous is not None else 1
@@ -201,6 +211,7 @@ class Ingestor:
             tenant=source.options.tenant, document_id=source.document_id, version=version, title=title,
             source=_record_source(source), kind=kind, market=source.options.market,
             language=language, source_hash=fingerprint, chunk_count=len(chunks),
+            flagged_chunks=sum(c.flag is not None for c in chunks),
         )
         return _Prepared(result=result, record=record, chunks=chunks)
 
@@ -235,6 +246,9 @@ class Ingestor:
             if wanted == "conversation":
                 raise InvalidRecordError("conversations must be JSONL or CSV transcripts (see the README)")
             parsed = parse_document(source.path, file_type)
+            if parsed.metadata.get("hidden_elements"):
+                result.warnings.append(f"{parsed.metadata['hidden_elements']} hidden HTML element(s) left out: "
+                                       "text no reader of the page sees is not knowledge")
             title = parsed.title or title
             kind = wanted or "doc"
             return kind, title, self.chunker.chunk(parsed.blocks)
@@ -258,8 +272,13 @@ class Ingestor:
             chunks.append(Chunk(
                 tenant=options.tenant, document_id=source.document_id, version=version, position=position,
                 text=text, market=market, language=language, kind=kind, source=source.document_id,
-                title=title, section=draft.section, page=draft.page, extra=extra,
+                title=title, section=draft.section, page=draft.page, extra=extra, flag=draft.flag,
             ))
+        flagged = Counter(c.flag for c in chunks if c.flag is not None)
+        if flagged:
+            reasons = "; ".join(f"{reason} ×{count}" for reason, count in flagged.most_common())
+            result.warnings.append(f"{sum(flagged.values())} chunk(s) kept out of answers ({reasons}); "
+                                   "see the document's chunks")
         return chunks
 
     def _redact(self, text: str, market: str, result: FileResult) -> str:

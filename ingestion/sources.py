@@ -2,8 +2,9 @@
 
 ``polydesk ingest PATH...`` takes files and folders (recursively, in sorted
 order, skipping hidden files). A document's id is its path relative to the
-folder named on the command line (a file named directly: its file name), so
-re-ingesting the same folder addresses the same documents.
+folder named on the command line (a file named directly: its file name), in
+Unicode NFC as an upload's ids are (a folder copied from macOS spells "ü" as
+"u" + U+0308), so re-ingesting the same folder addresses the same documents.
 
 Metadata comes from the command line (``--market``, ``--kind``,
 ``--language``), overridden for a folder and everything below it by a
@@ -19,6 +20,7 @@ An invalid ``polydesk.yaml`` stops the ingest before anything is written.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -119,6 +121,6 @@ def discover(paths: list[Path], base: SourceOptions) -> list[SourceFile]:
                 and not any(part.startswith(".") for part in p.relative_to(given).parts)
             )
         for file in files:
-            document_id = file.relative_to(root).as_posix()
+            document_id = unicodedata.normalize("NFC", file.relative_to(root).as_posix())
             found.setdefault(document_id, SourceFile(file, document_id, _options_for(file, root, base, cache)))
     return list(found.values())

@@ -144,9 +144,12 @@ class KnowledgeIndex:
 
     def search(self, query: str, *, tenant: str, market: str | None = None, language: str | None = None,
                kinds: Sequence[str] | None = None, top_k: int = 5, mode: SearchMode = "hybrid",
-               query_vector: Sequence[float] | None = None, with_similarity: bool = False) -> list[ScoredChunk]:
+               query_vector: Sequence[float] | None = None, with_similarity: bool = False,
+               include_flagged: bool = False) -> list[ScoredChunk]:
         """Best chunks for ``query`` within a tenant; a market also admits market-independent (``*``) chunks.
 
+        Flagged chunks (``Chunk.flag``: e.g. text that reads as instructions to an assistant) are kept out unless
+        ``include_flagged``, in the store's filter, so the top ``top_k`` are the best unflagged ones.
         ``query_vector`` is the query's embedding when the caller already has it (``embed_query``), so one
         embedding serves several searches. Dense scores are cosine similarities; hybrid scores are fused ranks.
         ``with_similarity`` also gives every hit its cosine similarity (``ScoredChunk.similarity``), hybrid
@@ -160,6 +163,7 @@ class KnowledgeIndex:
                 markets=(normalize_market(market), ANY_MARKET) if market else None,
                 languages=(normalize_language(language),) if language else None,
                 kinds=tuple(kinds) if kinds else None,
+                unflagged_only=not include_flagged,
             )
         except ValueError as exc:
             raise InputError(str(exc)) from exc

@@ -38,6 +38,8 @@ from knowledge.store import (
     DOCUMENT_INDEXED_FIELDS,
     INDEXED_FIELDS,
     SPARSE,
+    Condition,
+    Empty,
     Match,
     chunk_filter_terms,
     chunk_from_payload,
@@ -55,13 +57,15 @@ from knowledge.store import (
 from polydesk.errors import ConfigError, InputError, PolydeskError, StoreError
 
 
-def _condition(match: Match) -> qe.FieldCondition:
+def _condition(match: Condition) -> qe.FieldCondition | qe.IsEmptyCondition:
+    if isinstance(match, Empty):
+        return qe.IsEmptyCondition(match.key)
     if len(match.values) == 1:
         return qe.FieldCondition(match.key, match=qe.MatchValue(match.values[0]))
     return qe.FieldCondition(match.key, match=qe.MatchAny(match.value_list()))
 
 
-def _edge_filter(must: Sequence[Match], must_not: Sequence[Match] = ()) -> qe.Filter:
+def _edge_filter(must: Sequence[Condition], must_not: Sequence[Condition] = ()) -> qe.Filter:
     return qe.Filter(must=[_condition(m) for m in must], must_not=[_condition(m) for m in must_not] or None)
 
 

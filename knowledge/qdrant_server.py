@@ -32,6 +32,8 @@ from knowledge.store import (
     DOCUMENT_INDEXED_FIELDS,
     INDEXED_FIELDS,
     SPARSE,
+    Condition,
+    Empty,
     Match,
     chunk_filter_terms,
     chunk_from_payload,
@@ -49,13 +51,15 @@ from knowledge.store import (
 from polydesk.errors import ConfigError, InputError
 
 
-def _condition(match: Match) -> models.FieldCondition:
+def _condition(match: Condition) -> models.FieldCondition | models.IsEmptyCondition:
+    if isinstance(match, Empty):
+        return models.IsEmptyCondition(is_empty=models.PayloadField(key=match.key))
     if len(match.values) == 1:
         return models.FieldCondition(key=match.key, match=models.MatchValue(value=match.values[0]))
     return models.FieldCondition(key=match.key, match=models.MatchAny(any=match.value_list()))
 
 
-def _server_filter(must: Sequence[Match], must_not: Sequence[Match] = ()) -> models.Filter:
+def _server_filter(must: Sequence[Condition], must_not: Sequence[Condition] = ()) -> models.Filter:
     return models.Filter(must=[_condition(m) for m in must], must_not=[_condition(m) for m in must_not] or None)
 
 

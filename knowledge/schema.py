@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from polydesk.visible import BIDI_CONTROLS, JOINERS, escape_invisible, has_visible_text
 
 Kind = Literal["doc", "faq", "policy", "conversation"]
 KINDS: tuple[Kind, ...] = ("doc", "faq", "policy", "conversation")
@@ -74,6 +77,73 @@ MarketCode = Annotated[str, AfterValidator(normalize_market)]
 LanguageTag = Annotated[str, AfterValidator(normalize_language)]
 
 
+# -- names: documents, folders and document ids ------------------------------------------------------------------
+#
+# A name is normalised to NFC; invisible format characters (zero-width space, word joiner, BOM, soft hyphen,
+# direction marks) are removed, except the zero-width (non-)joiners that Persian, Indic scripts and emoji spell
+# with. Refused: control characters, bidirectional embeddings/overrides/isolates (U+202A-U+202E,
+# U+2066-U+2069: they make "exe.md" of "\u202edm.exe" and so disguise a name, so they are an error rather
+# than silently dropped), a name that is empty once normalised, only dots ("." and ".."), hidden (a leading
+# "."), or longer than MAX_NAME_BYTES.
+
+MAX_NAME_BYTES = 255  # one file or folder name, in UTF-8 bytes: what file systems allow
+MAX_DOCUMENT_ID_CHARS = 512  # a whole document id (Chunk.document_id)
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})  # controls, lone surrogates, line/paragraph separators
+
+
+def normalize_name(value: str, *, what: str = "name") -> str:
+    """One file or folder name, normalised (see above), or a ``ValueError`` that says what to change."""
+    shown = escape_invisible(value if len(value) <= 80 else value[:80] + "…")
+    name = unicodedata.normalize("NFC", value)
+    bidi = next((c for c in name if c in BIDI_CONTROLS), None)
+    if bidi is not None:
+        raise ValueError(f"the {what} '{shown}' contains the bidirectional control U+{ord(bidi):04X}, which can "
+                         "disguise a name (it reverses the text shown after it); remove it")
+    control = next((c for c in name if unicodedata.category(c) in _REFUSED_CATEGORIES), None)
+    if control is not None:
+        raise ValueError(f"the {what} '{shown}' contains the control character U+{ord(control):04X}; remove it")
+    if "/" in name or "\\" in name:
+        raise ValueError(f"the {what} '{shown}' contains a path separator")
+    name = "".join(c for c in name if c in JOINERS or unicodedata.category(c) != "Cf")
+    name = name.strip().strip("".join(JOINERS)).strip()
+    if not has_visible_text(name):
+        raise ValueError(f"the {what} '{shown}' is empty once invisible characters are removed; name it")
+    if set(name) == {"."}:
+        raise ValueError(f"the {what} '{shown}' is only dots; '.' and '..' cannot name a document")
+    if name.startswith("."):
+        raise ValueError(f"the {what} '{shown}' is hidden (it starts with '.'); hidden files are not ingested")
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise ValueError(f"the {what} '{shown}' is {size} bytes in UTF-8, more than the {MAX_NAME_BYTES} allowed; "
+                         "shorten it")
+    return name
+
+
+def normalize_document_id(value: str, *, folder: bool = False) -> str:
+    """A document id (``policies/TH/คืนสินค้า.md``): every folder and the file name normalised by
+    ``normalize_name``; empty segments (``a//b``, a leading ``/``) are dropped. ``ValueError`` when refused.
+    ``folder=True`` checks a folder path (each segment named a folder in errors).
+
+    Every way in (an upload's file names and folder, a JSON batch's name, a ``document_id`` in a URL) goes
+    through here, so a document is addressed by the same id whichever way it came.
+
+        >>> normalize_document_id("policies/JP/返品ポリシー.md")
+        'policies/JP/返品ポリシー.md'
+    """
+    segments = [s for s in value.split("/") if s != ""]
+    if not segments:
+        raise ValueError(f"the document id '{escape_invisible(value[:80])}' is empty; name the document")
+    document_id = "/".join(normalize_name(s, what="folder name" if folder or i < len(segments) - 1 else "document name")
+                           for i, s in enumerate(segments))
+    if len(document_id) > MAX_DOCUMENT_ID_CHARS:
+        raise ValueError(f"the document id is {len(document_id)} characters, more than the "
+                         f"{MAX_DOCUMENT_ID_CHARS} allowed")
+    return document_id
+
+
+DocumentId = Annotated[str, AfterValidator(normalize_document_id)]
+
+
 class Chunk(BaseModel):
     """One searchable piece of a document, with everything a filter or a citation needs."""
 
@@ -93,6 +163,9 @@ class Chunk(BaseModel):
     page: int | None = None
     content_hash: str = ""
     extra: dict[str, str] = Field(default_factory=dict, description="kind-specific fields, e.g. conversation_id")
+    flag: str | None = Field(default=None, max_length=300, description=(
+        "set: the chunk is kept out of generation, for this reason (shown to the content editor), e.g. "
+        "'instruction: ignore previous instructions'; searches skip it unless asked to include it"))
 
     @field_validator("tenant")
     @classmethod
@@ -142,6 +215,7 @@ class DocumentRecord(BaseModel):
     language: str
     source_hash: str = Field(description="fingerprint of the source bytes and the ingestion options")
     chunk_count: int = Field(ge=0)
+    flagged_chunks: int = Field(default=0, ge=0, description="chunks with a flag: indexed, kept out of answers")
     ingested_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @staticmethod
@@ -177,6 +251,7 @@ class ChunkFilter:
     languages: tuple[str, ...] | None = None
     kinds: tuple[str, ...] | None = None
     document_ids: tuple[str, ...] | None = None
+    unflagged_only: bool = False  # only chunks whose ``flag`` is unset (fit for generation)
 
     def __post_init__(self) -> None:
         if not self.tenant:

@@ -41,8 +41,9 @@ from polydesk.errors import InputError, PolydeskError, StoreError
 
 DENSE = "dense"
 SPARSE = "sparse"
+FLAG = "flag"  # Chunk.flag: set on chunks kept out of generation
 # Payload fields that get a keyword index: every filter the product uses.
-INDEXED_FIELDS = ("tenant", "market", "language", "kind", "document_id")
+INDEXED_FIELDS = ("tenant", "market", "language", "kind", "document_id", FLAG)
 BATCH_SIZE = 256
 DOCUMENT_INDEXED_FIELDS = ("tenant", "market", "language", "kind")
 _MAX_TERM_ID = 2**32 - 1
@@ -104,6 +105,16 @@ class Match:
         return cast("list[str] | list[int]", list(self.values))
 
 
+@dataclass(frozen=True, slots=True)
+class Empty:
+    """One payload condition: ``key`` is unset, null or an empty list (chunks written before it existed too)."""
+
+    key: str
+
+
+Condition = Match | Empty
+
+
 def similarities(vectors: Sequence[Any], query: Sequence[float]) -> list[float]:
     """Cosine similarity of each returned dense vector (a list, or a {name: list} of named vectors) and the query."""
     if not vectors:
@@ -119,9 +130,9 @@ def prefetch_limit(limit: int) -> int:
     return max(limit * 4, 20)
 
 
-def chunk_filter_terms(flt: ChunkFilter) -> list[Match]:
+def chunk_filter_terms(flt: ChunkFilter) -> list[Condition]:
     """The conditions of a chunk filter; the tenant always comes first."""
-    terms = [Match("tenant", (flt.tenant,))]
+    terms: list[Condition] = [Match("tenant", (flt.tenant,))]
     try:
         if flt.markets is not None:
             terms.append(Match("market", tuple(normalize_market(value) for value in flt.markets)))
@@ -133,10 +144,13 @@ def chunk_filter_terms(flt: ChunkFilter) -> list[Match]:
         terms.append(Match("kind", tuple(flt.kinds)))
     if flt.document_ids is not None:
         terms.append(Match("document_id", tuple(flt.document_ids)))
+    if flt.unflagged_only:
+        terms.append(Empty(FLAG))
     return terms
 
 
-def document_filter_terms(tenant: str, *, market: str | None, language: str | None, kind: str | None) -> list[Match]:
+def document_filter_terms(tenant: str, *, market: str | None, language: str | None, kind: str | None
+                          ) -> list[Condition]:
     return chunk_filter_terms(ChunkFilter(
         tenant=tenant,
         markets=None if market is None else (market,),
@@ -145,8 +159,8 @@ def document_filter_terms(tenant: str, *, market: str | None, language: str | No
     ))
 
 
-def document_chunk_terms(tenant: str, document_id: str, version: int | None = None) -> list[Match]:
-    terms = [Match("tenant", (tenant,)), Match("document_id", (document_id,))]
+def document_chunk_terms(tenant: str, document_id: str, version: int | None = None) -> list[Condition]:
+    terms: list[Condition] = [Match("tenant", (tenant,)), Match("document_id", (document_id,))]
     if version is not None:
         terms.append(Match("version", (version,)))
     return terms

@@ -3,7 +3,13 @@
 A market is one YAML file under ``<folder>/markets/``. Its first language is
 its default. ``human_response_time`` is an ISO-8601 duration (``PT30M``,
 ``PT2H``, ``P1DT4H``; no years, months or weeks, whose length varies) counted
-in support hours.
+in support hours. ``published_contacts`` lists the brand's own support e-mail
+addresses and phone numbers (``+CC...``, stored in E.164): the only ones a reply
+may quote besides the customer's own (``agent.outbound`` masks every other)::
+
+    published_contacts:
+      emails: [support@tidewell.example]
+      phones: ["+49 30 1234567"]
 
 Example:
     >>> import datetime as dt
@@ -22,10 +28,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from knowledge.schema import ANY_MARKET, normalize_market
 from personas.escalation import MarketEscalation
@@ -42,6 +49,31 @@ from personas.fields import (
 from personas.hours import SupportHours
 
 _DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
+# One address, no display name: what a reply would quote (the full RFC 5322 grammar is not wanted here).
+_EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
+
+
+def _email_address(value: str) -> str:
+    address = value.strip()
+    if not _EMAIL.match(address):
+        raise ValueError(f"{value!r} is not an e-mail address such as 'support@example.com'")
+    return address.lower()
+
+
+def _e164_phone(value: str) -> str:
+    raw = value.strip()
+    try:
+        number = phonenumbers.parse(raw, None) if raw.startswith("+") else None
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_possible_number(number):
+        raise ValueError(f"{value!r} is not an international phone number such as '+49 30 1234567' (E.164)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+E164Phone = Annotated[str, AfterValidator(_e164_phone)]
 
 
 class Directness(StrEnum):
@@ -70,6 +102,16 @@ class CultureRules(BaseModel):
     avoid_topics: tuple[NonEmptyText, ...] = Field(default=(), description="topics a reply never raises")
     avoid_terms: LanguageTermsMap = Field(default_factory=dict, description="language -> words and phrases to avoid")
     notes: tuple[NonEmptyText, ...] = Field(default=(), description="guidance for writers and LLM prompts")
+
+
+class PublishedContacts(BaseModel):
+    """The brand's own contacts in this market, the only e-mails and phones a reply may quote (besides the
+    customer's own). E-mails are kept lower-case, phones in E.164 (``+493012345678``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    emails: tuple[EmailAddress, ...] = ()
+    phones: tuple[E164Phone, ...] = Field(default=(), description="with the country code: '+66 2 123 4567'")
 
 
 class ComplianceNotice(BaseModel):
@@ -108,6 +150,8 @@ class Market(BaseModel):
     culture: CultureRules = Field(default_factory=CultureRules)
     compliance: tuple[ComplianceNotice, ...] = ()
     escalation: MarketEscalation | None = Field(default=None, description="keywords and thresholds of this market")
+    published_contacts: PublishedContacts = Field(
+        default_factory=PublishedContacts, description="the brand's support e-mails and phones replies may quote")
 
     @field_validator("code")
     @classmethod

@@ -14,10 +14,14 @@ PolydeskError
 │   ├── FileTooLargeError       code ``file_too_large``
 │   ├── TooManyFilesError       code ``too_many_files``
 │   ├── UnsafeArchiveError      code ``unsafe_archive`` (a zip bomb, nested or oversized archive)
-│   └── InvalidRecordError      code ``invalid_record`` (FAQ row, transcript line)
+│   ├── InvalidRecordError      code ``invalid_record`` (FAQ row, transcript line)
+│   ├── InvalidNameError        code ``invalid_name``: a file, folder or document name refused (empty, dots, controls)
+│   ├── UnsupportedEncodingError code ``unsupported_media_type``: a JSON body that is not UTF-8
+│   └── BodyTooLargeError       code ``body_too_large``: a request body over the limit for its caller
 ├── AuthenticationError         code ``unauthenticated``: no API key, or an unknown one
 ├── PermissionDeniedError       code ``forbidden``: the key's role may not do this
 ├── RateLimitedError            code ``rate_limited``: too many requests; ``retry_after_s`` says when to retry
+│   └── AuthThrottledError      code ``auth_throttled``: too many failed authentications from this client
 ├── NotFoundError               code ``not_found``
 ├── ConflictError               code ``conflict``: the state does not allow it now (busy, not handed off)
 └── StoreError                  code ``store_unavailable``: the index or Redis could not be read or written
@@ -51,6 +55,10 @@ class UnsupportedTypeError(InputError):
     code = "unsupported_type"
 
 
+class InvalidNameError(InputError):
+    code = "invalid_name"
+
+
 class EmptyFileError(InputError):
     code = "empty_file"
 
@@ -79,6 +87,16 @@ class InvalidRecordError(InputError):
     code = "invalid_record"
 
 
+class UnsupportedEncodingError(InputError):
+    """JSON over HTTP is UTF-8 (RFC 8259): a UTF-16/32 or otherwise undecodable body, or another charset."""
+
+    code = "unsupported_media_type"
+
+
+class BodyTooLargeError(InputError):
+    code = "body_too_large"
+
+
 class AuthenticationError(PolydeskError):
     code = "unauthenticated"
 
@@ -93,6 +111,10 @@ class RateLimitedError(PolydeskError):
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class AuthThrottledError(RateLimitedError):
+    code = "auth_throttled"
 
 
 class NotFoundError(PolydeskError):

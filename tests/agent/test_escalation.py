@@ -105,7 +105,7 @@ def test_an_angry_message_without_keywords_escalates_on_sentiment(agent: Agent) 
 def test_thanks_and_routine_questions_do_not_escalate(agent: Agent, market: str, message: str) -> None:
     reply = _ask(agent, market, message)
     assert not reply.escalation.escalate, reply.escalation.model_dump()
-    assert reply.status == "answered" and reply.generator == "extractive"
+    assert reply.status == "answered" and reply.generator in ("extractive", "smalltalk")
 
 
 def test_the_same_unanswerable_question_twice_escalates_on_low_confidence(agent: Agent) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.guardrails import GuardrailContext, Guardrails
-from agent.phrases import say
+from agent.phrases import language_name, say
 from agent.schema import Evidence
 from knowledge.schema import Chunk, Kind
 from personas import CultureRules, Market, PersonaCatalog
@@ -116,6 +116,50 @@ def test_a_body_that_is_only_a_forbidden_sentence_becomes_the_safe_reply(guardra
     assert [(f.rule, f.action) for f in result.findings] == [("forbidden_term", "replaced")]
 
 
+@pytest.mark.parametrize(
+    ("market", "persona", "language"),
+    [("SA", "gulf-respectful", "ar"), ("TH", "warm-quick", "th"), ("DE", "de-formal", "de"), ("JP", "jp-keigo", "ja"),
+     ("TW", "warm-quick", "zh-hant"), ("MX", "latam-friendly", "es")],
+)
+def test_a_lead_in_left_alone_by_a_removal_becomes_the_safe_reply(
+    guardrails: Guardrails, market: str, persona: str, language: str
+) -> None:
+    # The extractive generator's lead-in before an English quote; the quote's only sentence names wine.
+    strict = CATALOG.market(market).model_copy(update={"culture": CultureRules(avoid_terms={"en": ["wine"]})})
+    lead_in = say("source_language", language, source=language_name("en", language))
+    body = f"{lead_in}\n\nThe flask keeps wine cold for 24 hours."
+    result = guardrails.check(body, _ctx(strict, persona, language, content_language="en"))
+
+    assert result.body == say("safe_reply", language)
+    assert [(f.rule, f.action) for f in result.findings] == [("forbidden_term", "replaced")]
+
+
+def test_the_saudi_lead_in_with_its_quote_removed_is_not_sent_alone(guardrails: Guardrails) -> None:
+    body = "هذه المعلومات متوفرة باللغة الإنجليزية:\n\nThe flask is perfect for wine and beer."
+    result = guardrails.check(body, _ctx("SA", "gulf-respectful", "ar", content_language="en"))
+
+    assert result.body == say("safe_reply", "ar")
+    assert result.replaced
+
+
+@pytest.mark.parametrize(
+    ("body", "kept"),
+    [
+        ("Our flask is great for:\n- Keeps wine cold.", None),
+        ("Die Flasche eignet sich für：\n- Wein kalt halten.", None),
+        ("Our flask is great for:\n- Keeps wine cold.\n- Keeps tea hot.", "Our flask is great for:\n- Keeps tea hot."),
+        ("Returns are free: no label needed. Wine stays cold.", "Returns are free: no label needed."),
+    ],
+)
+def test_a_line_ending_in_a_colon_is_no_reply_on_its_own(guardrails: Guardrails, body: str, kept: str | None) -> None:
+    strict = CATALOG.market("GB").model_copy(update={"culture": CultureRules(avoid_terms={"en": ["wine"], "de": ["Wein"]})})
+    language = "de" if "Flasche" in body else "en"
+    result = guardrails.check(body, _ctx(strict, "precise-professional", language))
+
+    assert result.body == (kept if kept is not None else say("safe_reply", language))
+    assert result.replaced is (kept is None)
+
+
 def test_a_forbidden_term_in_a_bullet_removes_the_whole_bullet(guardrails: Guardrails) -> None:
     body = "The flask is great for:\n- Keeps wine cold. Dishwasher safe.\n- Keeps tea hot.\n\nThe strap is adjustable."
     result = guardrails.check(body, _ctx("SA", "gulf-respectful", "en"))
@@ -138,7 +182,9 @@ def test_thai_sentences_are_runs_between_double_spaces(guardrails: Guardrails) -
 # -- PII -------------------------------------------------------------------------------------------------------------
 
 
-def test_pii_from_others_is_masked_while_the_customers_and_the_brands_own_stay(guardrails: Guardrails) -> None:
+def test_pii_is_masked_unless_it_is_the_customers_own_or_the_brands_published_contact(guardrails: Guardrails) -> None:
+    # A policy document that names an address does not make it the brand's: documents can be injected.
+    assert CATALOG.market("DE").published_contacts.emails == ("support@tidewell.example", "b2b@tidewell.example")
     ctx = _ctx(
         "DE",
         "de-formal",
@@ -148,15 +194,15 @@ def test_pii_from_others_is_masked_while_the_customers_and_the_brands_own_stay(g
     )
     body = (
         "Wir rufen Sie unter 0151 23456789 an. Die Karte 4111 1111 1111 1111 wurde belastet. "
-        "Fragen beantwortet service@tidewell.de. Eine Kopie ging an anna.schmidt@example.org."
+        "Fragen beantwortet Support@Tidewell.example oder service@tidewell.de. Eine Kopie ging an anna.schmidt@example.org."
     )
     result = guardrails.check(body, ctx)
 
     assert result.body == (
         "Wir rufen Sie unter 0151 23456789 an. Die Karte [CARD] wurde belastet. "
-        "Fragen beantwortet service@tidewell.de. Eine Kopie ging an [EMAIL]."
+        "Fragen beantwortet Support@Tidewell.example oder [EMAIL]. Eine Kopie ging an [EMAIL]."
     )
-    assert {f.detail.split()[0] for f in result.findings} == {"CARD", "EMAIL"}
+    assert [f.detail.split()[:2] for f in result.findings] == [["CARD", "×1"], ["EMAIL", "×2"]]
     assert all(f.rule == "pii" and f.action == "repaired" for f in result.findings)
     details = " ".join(f.detail for f in result.findings)
     assert "4111" not in details and "@" not in details

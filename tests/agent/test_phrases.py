@@ -7,7 +7,19 @@ from typing import get_args
 
 import pytest
 
-from agent.phrases import _PHRASES, Phrase, greeting_for, language_name, notice_text, say, say_in, sign_off_for
+from agent.phrases import (
+    _PHRASES,
+    _SMALL_TALK,
+    Phrase,
+    SmallTalkKind,
+    greeting_for,
+    language_name,
+    notice_text,
+    say,
+    say_in,
+    sign_off_for,
+    small_talk_reply,
+)
 from personas import ComplianceNotice, PersonaCatalog
 
 pytestmark = pytest.mark.unit
@@ -63,3 +75,27 @@ def test_every_language_is_named_in_every_other(reader: str) -> None:
             assert name != language_name(language, "en"), (language, reader)
     assert language_name("ja", "th") == "ภาษาญี่ปุ่น" and language_name("en", "id") == "bahasa Inggris"
     assert language_name("de", "vi") == "tiếng Đức" and language_name("xx", "de") == "xx"
+
+
+SMALL_TALK_LANGUAGES = ["en", "de", "fr", "es", "pt", "it", "id", "ms", "th", "vi", "ja", "zh", "zh-hant", "ko", "ar"]
+
+
+def test_the_small_talk_reply_is_written_in_every_language_for_every_kind() -> None:
+    kinds = get_args(SmallTalkKind)
+    assert sorted(_SMALL_TALK) == sorted(SMALL_TALK_LANGUAGES)
+    for language in SMALL_TALK_LANGUAGES:
+        assert set(_SMALL_TALK[language]) == set(kinds), language
+        for kind in kinds:
+            reply = small_talk_reply(kind, language)
+            assert reply and "{" not in reply, (language, kind)
+            if language != "en":
+                assert reply != small_talk_reply(kind, "en"), (language, kind)
+    # Thanks are answered as thanks, not as a greeting: the four kinds differ in every language.
+    assert all(len({_SMALL_TALK[language][kind] for kind in kinds}) == len(kinds) for language in SMALL_TALK_LANGUAGES)
+
+
+def test_the_small_talk_reply_takes_the_closest_variant_else_english() -> None:
+    assert small_talk_reply("thanks", "pt-BR") == _SMALL_TALK["pt"]["thanks"]
+    assert small_talk_reply("thanks", "zh-TW") == _SMALL_TALK["zh-hant"]["thanks"]
+    assert small_talk_reply("ok", "es-MX") == _SMALL_TALK["es"]["ok"]
+    assert small_talk_reply("hello", "sw") == _SMALL_TALK["en"]["hello"]

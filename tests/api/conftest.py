@@ -70,9 +70,10 @@ def _harness(runtime: Runtime, settings: Settings, *, background: bool) -> Itera
 
 
 def _settings(tmp_path_factory: pytest.TempPathFactory, name: str) -> Settings:
-    # Generous rate limits: tests that check limiting make their own app.
+    # Generous rate limits and failed-authentication throttle (schemathesis sends many invalid keys from one
+    # address): tests that check limiting make their own app.
     return Settings(data_dir=tmp_path_factory.mktemp(name), rate_limit_per_minute=100_000,  # type: ignore[call-arg]
-                    rate_limit_burst=10_000, _env_file=None)
+                    rate_limit_burst=10_000, auth_failure_burst=10_000, _env_file=None)
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +106,44 @@ def app_on(api: ApiHarness) -> Callable[..., TestClient]:
                           raise_server_exceptions=False)
 
     return make
+
+
+@dataclass
+class LiveServer:
+    """An app served by uvicorn on a loopback port, in a thread: real sockets, thread pool and event loop."""
+
+    url: str
+    host: str
+    port: int
+
+
+@pytest.fixture
+def live_server() -> Iterator[Callable[[Any], LiveServer]]:
+    """Serves apps (``live_server(app)``) until the test ends; their lifespans run as in ``polydesk serve``."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    running: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def serve(app: Any) -> LiveServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True)
+        thread.start()
+        running.append((server, thread))
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the live server did not start"
+            time.sleep(0.01)
+        port = sock.getsockname()[1]
+        return LiveServer(url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port)
+
+    yield serve
+    for server, thread in running:
+        server.should_exit = True
+        thread.join(timeout=15)

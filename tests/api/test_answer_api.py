@@ -179,7 +179,7 @@ def test_redis_down_with_degraded_reply_keeps_the_message(api: ApiHarness, app_o
 
 def test_rate_limit_answers_429_with_retry_after(api: ApiHarness, app_on: AppOn, tmp_path: Path) -> None:
     client_redis = api.services.redis
-    with app_on(client_redis, tmp_path, rate_limit_per_minute=60, rate_limit_burst=3) as client:
+    with app_on(client_redis, tmp_path, rate_limit_per_minute=1, rate_limit_burst=3) as client:
         headers = {"Authorization": "Bearer pd_test_acme_connector_key"}
         codes = [client.post("/v1/answer", headers=headers, json={"message": "hola", "market": "MX", "channel": "web"})
                  for _ in range(4)]

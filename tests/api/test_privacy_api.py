@@ -42,7 +42,7 @@ def _upload(fresh_api: Any, tenant: str, name: str, conversations: list[dict[str
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         job = fresh_api.client.get(job_url, headers=fresh_api.headers("content", tenant)).json()
-        if job["status"] in ("done", "failed"):
+        if job["status"] in ("done", "partial", "failed"):
             assert job["status"] == "done", job
             return f"{name}.jsonl"
         time.sleep(0.2)
@@ -57,7 +57,8 @@ def _chunk_texts(fresh_api: Any, tenant: str, document_id: str) -> list[str]:
 
 
 def _found(fresh_api: Any, tenant: str, phrase: str) -> bool:
-    hits = fresh_api.services.agent.index.search(phrase, tenant=tenant, kinds=["conversation"], top_k=10)
+    hits = fresh_api.services.agent.index.search(phrase, tenant=tenant, kinds=["conversation"], top_k=10,
+                                             include_flagged=True)  # a case-specific turn is stored, flagged
     return any(phrase in hit.chunk.text for hit in hits)
 
 

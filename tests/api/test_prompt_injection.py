@@ -59,7 +59,7 @@ def _upload(api: ApiHarness, market: str, name: str, text: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         job = api.client.get(job_url, headers=api.headers("content")).json()
-        if job["status"] in ("done", "failed"):
+        if job["status"] in ("done", "partial", "failed"):
             assert job["status"] == "done" and job["totals"]["added"] == 1, job
             return
         time.sleep(0.2)

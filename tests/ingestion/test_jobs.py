@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from ingestion.jobs import PREFIX, Job, JobQueue
+from ingestion.job_records import JobOutcome
+from ingestion.jobs import PREFIX, Job, JobFile, JobQueue
+from ingestion.pipeline import FileResult, IngestReport
 from ingestion.sources import SourceOptions
 from knowledge.index import KnowledgeIndex
 from polydesk.errors import NotFoundError
@@ -42,19 +44,21 @@ def queue(client: redis.Redis, index: KnowledgeIndex, settings: Settings) -> Ite
     jobs.stop()
 
 
-def submit(queue: JobQueue, tenant: str, files: dict[str, bytes], market: str = "*") -> Job:
+def submit(queue: JobQueue, tenant: str, files: dict[str, bytes], market: str = "*",
+           refused: tuple[JobFile, ...] = ()) -> Job:
     with queue.spool() as spool:
         for name, data in files.items():
             (spool.path / name).parent.mkdir(parents=True, exist_ok=True)
             (spool.path / name).write_bytes(data)
-        return queue.submit(spool, options=SourceOptions(tenant=tenant, market=market), files=list(files))
+        return queue.submit(spool, options=SourceOptions(tenant=tenant, market=market), files=list(files),
+                            refused=refused)
 
 
 def wait_finished(queue: JobQueue, tenant: str, job_id: str, timeout_s: float = 30.0) -> Job:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         job = queue.get(tenant, job_id)
-        if job.status in ("done", "failed"):
+        if job.status in ("done", "partial", "failed"):
             return job
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} did not finish: {queue.get(tenant, job_id)}")
@@ -73,7 +77,7 @@ def test_a_submitted_job_runs_to_done_with_per_file_results(queue: JobQueue, ind
     assert job.status == "queued" and job.files_total == 4
     queue.start()
     done = wait_finished(queue, "tidewell", job.id)
-    assert done.status == "done" and done.started_at and done.finished_at and done.attempts == 1
+    assert done.status == "partial" and done.started_at and done.finished_at and done.attempts == 1
     results = {f.document_id: f for f in done.files}
     assert {d: f.status for d, f in results.items()} == {
         "policies/DE/rueckgabe.md": "added", "policies/TH/คืนสินค้า.md": "added", "返品.md": "added",
@@ -191,3 +195,71 @@ def test_a_job_whose_files_are_gone_fails_with_a_reason(queue: JobQueue, setting
     failed = queue.get("tidewell", job.id)
     assert failed.status == "failed" and failed.error is not None and failed.error.code == "store_unavailable"
     assert "upload_dir" in failed.error.message and failed.finished_at is not None
+
+
+PNG = JobFile.refused(name="logo.md", document_id="logo.md", code="unsupported_type",
+                      reason="logo.md: the content is a PNG image, which cannot be ingested")
+DISGUISED = JobFile.refused(name="\\u202ecod.exe", document_id=None, code="invalid_name",
+                            reason="the document name contains the bidirectional control U+202E")
+
+
+def test_files_refused_at_upload_are_reported_at_once_and_in_the_results(queue: JobQueue, index: KnowledgeIndex
+                                                                         ) -> None:
+    job = submit(queue, "tidewell", {"refused/de.md": DE, "refused/th.md": TH}, refused=(PNG, DISGUISED))
+    assert job.files_total == 2 and [f.code for f in queue.get("tidewell", job.id).files] == [
+        "unsupported_type", "invalid_name"]
+    queue.start()
+    done = wait_finished(queue, "tidewell", job.id)
+    assert done.status == "partial" and done.error is None and done.files_done == 2
+    assert [(f.document_id, f.status) for f in done.files] == [
+        ("refused/de.md", "added"), ("refused/th.md", "added"), ("logo.md", "skipped"), (None, "skipped")]
+    assert done.totals["files"] == 4 and done.totals["skipped"] == 2 and done.totals["added"] == 2
+    assert index.get_document("tidewell", "logo.md") is None
+
+
+def test_a_rerun_job_still_reports_the_files_refused_at_upload(client: redis.Redis, index: KnowledgeIndex,
+                                                                settings: Settings) -> None:
+    dead = JobQueue(client, index=index, settings=settings, lease_s=0.3)
+    job = submit(dead, "tidewell", {"rerun/ja.md": JA}, refused=(PNG,))
+    dead._take(keys=[f"{PREFIX}queued", f"{PREFIX}running"], args=["dead-worker", 300, NOW, PREFIX])
+    time.sleep(0.4)
+    survivor = JobQueue(client, index=index, settings=settings, poll_s=0.05)
+    try:
+        survivor.start()
+        done = wait_finished(survivor, "tidewell", job.id)
+    finally:
+        survivor.stop()
+    assert done.attempts == 2 and done.status == "partial"
+    assert [(f.document_id, f.status) for f in done.files] == [("rerun/ja.md", "added"), ("logo.md", "skipped")]
+    assert index.get_document("tidewell", "rerun/ja.md").version == 1  # type: ignore[union-attr]
+
+
+def test_a_job_where_no_file_could_be_ingested_fails_with_the_files_code(queue: JobQueue) -> None:
+    job = submit(queue, "tidewell", {"broken.pdf": b"%PDF-1.7\n1 0 obj <<\n garbage"}, refused=(PNG,))
+    assert queue.run_once() == job.id
+    failed = queue.get("tidewell", job.id)
+    assert failed.status == "failed" and failed.error is not None and failed.error.code == "invalid_input"
+    assert [f.code for f in failed.files] == ["corrupt_file", "unsupported_type"]
+    alone = submit(queue, "tidewell", {"broken.pdf": b"%PDF-1.7\n1 0 obj <<\n garbage"})
+    assert queue.run_once() == alone.id
+    error = queue.get("tidewell", alone.id).error
+    assert error is not None and error.code == "corrupt_file" and "broken.pdf" in error.message
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("statuses", "expected"), [
+    (["added", "unchanged", "replaced"], "done"),
+    (["added", "skipped"], "partial"),
+    (["unchanged", "skipped", "skipped"], "partial"),
+    (["skipped"], "failed"),
+])
+def test_a_jobs_end_follows_from_its_files(statuses: list[str], expected: str) -> None:
+    report = IngestReport(files=[FileResult(path=f"/spool/{n}.md", document_id=f"{n}.md", status=s,  # type: ignore[arg-type]
+                                            code="corrupt_file" if s == "skipped" else None)
+                                 for n, s in enumerate(statuses)], seconds=0.1)
+    outcome = JobOutcome.of(report, refused=[])
+    assert outcome.status == expected and (outcome.error is not None) == (expected == "failed")
+    assert outcome.totals["files"] == len(statuses) and outcome.files_done == len(statuses)
+    with_refused = JobOutcome.of(report, refused=[PNG])
+    assert with_refused.status == ("failed" if expected == "failed" else "partial")
+    assert with_refused.totals["skipped"] == statuses.count("skipped") + 1 and with_refused.files[-1] == PNG

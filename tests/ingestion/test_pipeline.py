@@ -203,3 +203,16 @@ def test_a_tenant_never_sees_another_tenants_knowledge(ingestor: Ingestor, tmp_p
     assert [r.document_id for r in ingestor.index.list_documents("brand-b").records] == ["returns.md"]
     assert ingestor.index.delete_document("brand-a", "returns.md")
     assert ingestor.index.get_document("brand-b", "returns.md") is not None
+
+
+def test_a_file_whose_name_disguises_it_is_refused_and_the_rest_ingested(ingestor: Ingestor, tmp_path: Path) -> None:
+    folder = tmp_path / "names"
+    folder.mkdir()
+    (folder / "ok-返品.md").write_text("# 返品\n\n商品到着後30日以内であれば返品できます。\n", encoding="utf-8")
+    (folder / "\u202edm.exe").write_text("# Returns\n\nReturns are free within 30 days.\n", encoding="utf-8")
+    report = _ingest(ingestor, folder)
+    by_status = {f.status: f for f in report.files}
+    assert set(by_status) == {"added", "skipped"}, [(f.document_id, f.status, f.code) for f in report.files]
+    assert by_status["added"].document_id == "ok-返品.md"
+    assert by_status["skipped"].code == "invalid_name" and "U+202E" in (by_status["skipped"].reason or "")
+    assert ingestor.index.get_document("tidewell", "\u202edm.exe") is None

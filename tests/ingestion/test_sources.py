@@ -39,3 +39,11 @@ def test_an_invalid_folder_file_stops_before_anything_is_read(tmp_path: Path) ->
 def test_a_missing_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file or folder"):
         discover([tmp_path / "nope"], SourceOptions(tenant="t"))
+
+
+def test_document_ids_are_nfc_whatever_the_file_system_spells(tmp_path: Path) -> None:
+    nfd = tmp_path / "Ru\u0308ckgabe" / "pol\u0131tica-devoluc\u0327a\u0303o.md"
+    nfd.parent.mkdir()
+    nfd.write_text("# Rückgabe\n")
+    [source] = discover([tmp_path], SourceOptions(tenant="t"))
+    assert source.document_id == "Rückgabe/pol\u0131tica-devolução.md" and source.path == nfd

@@ -1,6 +1,11 @@
-"""PII redaction: phones per market (phonenumbers), cards (Luhn), e-mails, extra patterns."""
+"""PII redaction: phones per market (phonenumbers), cards (Luhn), e-mails, extra patterns; names and addresses."""
 
 from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -211,3 +216,116 @@ def test_large_pii_dense_text_is_redacted_completely() -> None:
     assert result.counts["PHONE"] == text.count("0151 23456789")
     assert result.counts["CARD"] == text.count("4111 1111 1111 1111")
     assert "TW-ORD-2026-004512" in result.text and "0151" not in result.text
+
+
+# -- personal names and postal addresses (``Redactor(people=True)``) -------------------------------------------
+
+PEOPLE = Redactor(people=True)
+PEOPLE_SET = Path(__file__).with_name("data") / "people.jsonl"
+_MARKUP = re.compile(r"\[\[(.+?)\]\]|\{\{(.+?)\}\}")
+
+
+def _people(text: str, market: str | None = None, names: Sequence[str] = ()) -> str:
+    return PEOPLE.redact(text, market=market, names=names, only={"NAME", "ADDRESS"}).text
+
+
+@pytest.mark.parametrize(("market", "text", "expected"), [
+    ("US", "You're welcome, Jenna! Your label is on its way.", "You're welcome, [NAME]! Your label is on its way."),
+    ("ES", "¡A ti, Lucía! Cualquier cosa, aquí estamos.", "¡A ti, [NAME]! Cualquier cosa, aquí estamos."),
+    ("BR", "Obrigado, João, já enviamos o código.", "Obrigado, [NAME], já enviamos o código."),
+    ("DE", "Danke, Frau Müller! Die Rücksendung ist kostenlos.", "Danke, Frau [NAME]! Die Rücksendung ist kostenlos."),
+    ("FR", "Bonjour Sophie ! Le retour est gratuit.", "Bonjour [NAME] ! Le retour est gratuit."),
+    ("JP", "田中様\nご連絡ありがとうございます。", "[NAME]様\nご連絡ありがとうございます。"),
+    ("TH", "สวัสดีค่ะคุณสมชาย พัสดุส่งออกแล้วค่ะ", "สวัสดีค่ะคุณ[NAME] พัสดุส่งออกแล้วค่ะ"),
+    ("VN", "Chị Lan ơi, đơn hàng đã được gửi rồi ạ.", "Chị [NAME] ơi, đơn hàng đã được gửi rồi ạ."),
+    ("ID", "Selamat siang Pak Budi, pesanan sudah kami buat.", "Selamat siang Pak [NAME], pesanan sudah kami buat."),
+    ("SA", "يا أحمد، طلبك في الطريق.", "يا [NAME]، طلبك في الطريق."),
+    ("TW", "陳小姐您好：感謝您的來信。", "[NAME]小姐您好：感謝您的來信。"),
+    ("KR", "김민수님, 주문하신 상품이 발송되었습니다.", "[NAME]님, 주문하신 상품이 발송되었습니다."),
+    ("MY", "Waalaikumussalam Puan Nurul Aisyah,", "Waalaikumussalam Puan [NAME],"),
+    ("DE", "Ich möchte zurückschicken.\n\nViele Grüße\nLena Hoffmann", "Ich möchte zurückschicken.\n\nViele Grüße\n[NAME]"),
+])
+def test_names_in_greetings_forms_of_address_and_signatures_are_redacted(market: str, text: str, expected: str) -> None:
+    assert _people(text, market) == expected
+
+
+@pytest.mark.parametrize(("market", "text", "expected"), [
+    ("DE", "Bitte an Hauptstraße 12, 10115 Berlin schicken.", "Bitte an [ADDRESS] schicken."),
+    ("US", "Send it to 221B Baker Street please.", "Send it to [ADDRESS] please."),
+    ("FR", "Livraison au 12 rue de la Paix, 75002 Paris.", "Livraison au [ADDRESS]."),
+    ("ES", "Mi dirección es Calle Mayor 12, 28013 Madrid.", "Mi dirección es [ADDRESS]."),
+    ("BR", "Entregar na Rua das Flores, 123.", "Entregar na [ADDRESS]."),
+    ("ID", "Kirim ke Jl. Sudirman No. 5 ya kak.", "Kirim ke [ADDRESS] ya kak."),
+    ("VN", "Giao đến 123 đường Lê Lợi nhé.", "Giao đến [ADDRESS] nhé."),
+    ("TH", "ส่งที่ 99/1 ซอยสุขุมวิท 21 ค่ะ", "ส่งที่ [ADDRESS] ค่ะ"),
+    ("JP", "お届け先：東京都渋谷区神南1-2-3", "お届け先：[ADDRESS]"),
+    ("CN", "请寄到北京市朝阳区建国路88号。", "请寄到[ADDRESS]。"),
+    ("SA", "العنوان: شارع الملك فهد 1234، الرياض", "العنوان: [ADDRESS]، الرياض"),
+])
+def test_street_addresses_and_postcodes_with_their_city_are_redacted(market: str, text: str, expected: str) -> None:
+    assert _people(text, market) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Hi there! Orders under $75 ship for a flat $6.95.", "Dear customer, returns are free within 30 days.",
+    "Best,\nTidewell Customer Care", "Liebe Grüße und einen schönen Tag!", "Hallo Team, ich habe 10000 Stück bestellt.",
+    "คุณภาพดีมากค่ะ ขอบคุณค่ะ", "คุณสามารถคืนสินค้าได้ภายใน 14 วันค่ะ", "お客様のご都合による返品のため、返送料はお客様のご負担となります。",
+    "고객님, 문의해 주셔서 감사합니다.", "أهلًا بك! الشحن مجاني للطلبات فوق 200 ريال.", "Via email rispondiamo entro 2 giorni.",
+    "Versand in 2–3 Werktagen, ab 50 € kostenlos.", "The Drift 40L (TW-4417) has a lifetime warranty.",
+])
+def test_text_without_names_or_addresses_is_left_alone(text: str) -> None:
+    assert _people(text) == text
+
+
+def test_known_names_are_found_anywhere_but_never_inside_an_e_mail_address() -> None:
+    text = "ok thanks jenna here, mail me at jenna.moreau84@example.com or ask Moreau's desk"
+    assert _people(text, "US", names=["Jenna Moreau"]) == (
+        "ok thanks [NAME] here, mail me at jenna.moreau84@example.com or ask [NAME]'s desk")
+    # The full redaction takes the address as an e-mail, not a name cut out of it.
+    assert PEOPLE.redact(text, market="US", names=["Jenna Moreau"]).counts == {"EMAIL": 1, "NAME": 2}
+    # Accents are forgiven for a name written with them; a plain name does not swallow a Vietnamese word.
+    assert _people("Soy Lucia, la del pedido.", names=["Lucía Martín"]) == "Soy [NAME], la del pedido."
+    assert _people("Ảnh mình đính kèm nhé, Minh gửi.", "VN", names=["Minh"]) == "Ảnh mình đính kèm nhé, [NAME] gửi."
+    # Short Latin names only as capitalised words: "Tan" the name, not "tan" the colour.
+    assert _people("The bag in tan leather is for Tan.", names=["Tan Wei Ling"]) == "The bag in tan leather is for [NAME]."
+
+
+def test_people_redaction_is_opt_in_and_not_names_are_kept() -> None:
+    assert REDACTOR.redact("Danke, Frau Müller!").text == "Danke, Frau Müller!"  # documents and replies: off
+    assert _people("Chào Tidewell, mình cần hỗ trợ.") == "Chào [NAME], mình cần hỗ trợ."
+    kept = PEOPLE.redact("Chào Tidewell, mình cần hỗ trợ.", not_names={"Tidewell"}, only={"NAME"})
+    assert kept.text == "Chào Tidewell, mình cần hỗ trợ." and kept.counts == {}
+
+
+def _labelled() -> list[tuple[str, str, list[str], list[tuple[int, int, str]]]]:
+    """(text, market, known names, gold spans) of the labelled set: ``[[name]]`` and ``{{address}}`` marked inline."""
+    rows = []
+    for line in PEOPLE_SET.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        marked, text, gold, pos = row["text"], "", [], 0
+        for match in _MARKUP.finditer(marked):
+            text += marked[pos:match.start()]
+            inner, label = (match.group(1), "NAME") if match.group(1) is not None else (match.group(2), "ADDRESS")
+            gold.append((len(text), len(text) + len(inner), label))
+            text, pos = text + inner, match.end()
+        rows.append((text + marked[pos:], row["market"], row.get("known", []), gold))
+    return rows
+
+
+def test_the_labelled_set_covers_enough_lines_and_languages() -> None:
+    languages = {json.loads(line)["language"] for line in PEOPLE_SET.read_text(encoding="utf-8").splitlines()}
+    assert len(_labelled()) >= 60 and len(languages) >= 8
+
+
+@pytest.mark.parametrize("label", ["NAME", "ADDRESS"])
+def test_precision_and_recall_on_the_labelled_set(label: str) -> None:
+    """A found span counts when it overlaps a labelled one; both must stay at 0.9 or more."""
+    found = missed = wrong = 0
+    for text, market, known, gold in _labelled():
+        spans = [s for s in PEOPLE.redact(text, market=market, names=known).spans if s[2] == label]
+        mine = [g for g in gold if g[2] == label]
+        found += sum(any(s[0] < g[1] and g[0] < s[1] for s in spans) for g in mine)
+        missed += sum(not any(s[0] < g[1] and g[0] < s[1] for s in spans) for g in mine)
+        wrong += sum(not any(s[0] < g[1] and g[0] < s[1] for g in mine) for s in spans)
+    precision, recall = found / max(1, found + wrong), found / max(1, found + missed)
+    assert precision >= 0.9 and recall >= 0.9, (label, precision, recall, found, wrong, missed)
