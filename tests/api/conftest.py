@@ -8,6 +8,7 @@ Both know keys for tenants ``tidewell`` and ``acme`` in every role: ``harness.he
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,28 @@ class ApiHarness:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    def finished_job(self, job: dict[str, Any], *, tenant: str = "tidewell", timeout_s: float = 120) -> dict[str, Any]:
+        """Follow an upload job (the ``202`` body of ``POST /v1/knowledge``) until it is done, partial or failed."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            response = self.client.get(job["links"]["self"], headers=self.headers("content", tenant))
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            if body["status"] in ("done", "partial", "failed"):
+                return body
+            time.sleep(0.05)
+        raise AssertionError(f"job {job['id']} did not finish")
+
+    def leftover_spools(self, wait_s: float = 10) -> list[str]:
+        """Spool folders left; a finished job's folder is removed just after its record says done, so wait a bit."""
+        folder = self.settings.upload_dir
+        deadline = time.monotonic() + wait_s
+        while True:
+            left = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.05)
 
 
 def _harness(runtime: Runtime, settings: Settings, *, background: bool) -> Iterator[ApiHarness]:

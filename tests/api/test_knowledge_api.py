@@ -30,34 +30,11 @@ def files(*named: tuple[str, bytes | str]) -> list[tuple[str, tuple[str, bytes, 
             for name, data in named]
 
 
-def wait_done(api: ApiHarness, job: dict[str, Any], tenant: str = "tidewell", timeout_s: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        response = api.client.get(job["links"]["self"], headers=api.headers("content", tenant))
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        if body["status"] in ("done", "partial", "failed"):
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"job {job['id']} did not finish")
-
-
 def upload(api: ApiHarness, *named: tuple[str, bytes | str], tenant: str = "tidewell", **form: str) -> dict[str, Any]:
     response = api.client.post("/v1/knowledge", headers=api.headers("content", tenant), files=files(*named),
                                data=form)
     assert response.status_code == 202, response.text
-    return wait_done(api, response.json(), tenant)
-
-
-def leftover_spools(api: ApiHarness, wait_s: float = 10) -> list[str]:
-    """Spool folders left; a finished job's folder is removed just after its record says done, so wait a bit."""
-    folder = api.settings.upload_dir
-    deadline = time.monotonic() + wait_s
-    while True:
-        left = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.05)
+    return api.finished_job(response.json(), tenant=tenant)
 
 
 def test_upload_list_read_and_delete_documents_in_many_languages(fresh_api: ApiHarness) -> None:
@@ -73,7 +50,7 @@ def test_upload_list_read_and_delete_documents_in_many_languages(fresh_api: ApiH
     batch = api.client.post("/v1/knowledge", headers=api.headers("content"),
                             json={"name": "faq/shipping", "market": "*", "faq": FAQ})
     assert batch.status_code == 202, batch.text
-    faq = wait_done(api, batch.json())
+    faq = api.finished_job(batch.json())
     assert faq["status"] == "done" and faq["files"][0]["chunks"] == 4 and faq["files"][0]["kind"] == "faq"
 
     def listing(**params: Any) -> dict[str, Any]:
@@ -109,7 +86,7 @@ def test_upload_list_read_and_delete_documents_in_many_languages(fresh_api: ApiH
     assert again.status_code == 404 and again.json()["code"] == "not_found"
     hits = api.services.agent.index.search("คืนสินค้าภายใน 30 วัน", tenant="tidewell", top_k=10)
     assert hits and all(h.chunk.document_id != "คืนสินค้า.md" for h in hits)
-    assert leftover_spools(api) == []
+    assert api.leftover_spools() == []
 
 
 def test_conversations_batch_is_ingested_redacted(fresh_api: ApiHarness) -> None:
@@ -119,7 +96,7 @@ def test_conversations_batch_is_ingested_redacted(fresh_api: ApiHarness) -> None
     response = fresh_api.client.post("/v1/knowledge", headers=fresh_api.headers("admin"),
                                      json={"name": "transcripts/line-th", "market": "TH", "conversations": [conversation]})
     assert response.status_code == 202, response.text
-    job = wait_done(fresh_api, response.json())
+    job = fresh_api.finished_job(response.json())
     result = job["files"][0]
     assert result["document_id"] == "transcripts/line-th.jsonl" and result["kind"] == "conversation"
     assert result["status"] == "added" and result["redactions"].get("EMAIL") == 1
@@ -186,7 +163,7 @@ def test_unsafe_or_invalid_uploads_are_refused_and_leave_nothing(fresh_api: ApiH
     if code != "too_many_files":  # refused file by file: the body lists each one
         assert [d["name"] for d in body["details"]] == [name for name, _ in named]
         assert all(d["code"] == code for d in body["details"])
-    assert leftover_spools(fresh_api) == []
+    assert fresh_api.leftover_spools() == []
 
 
 def test_size_caps_stop_the_upload_while_it_streams(fresh_api: ApiHarness, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,7 +176,7 @@ def test_size_caps_stop_the_upload_while_it_streams(fresh_api: ApiHarness, monke
     total = fresh_api.client.post("/v1/knowledge", headers=fresh_api.headers("content"),
                                   files=files(*[(f"{n}.md", "ü" * 4000) for n in range(5)]))
     assert total.status_code == 413 and total.json()["code"] == "file_too_large"
-    assert leftover_spools(fresh_api) == []
+    assert fresh_api.leftover_spools() == []
 
 
 def test_bad_requests_are_clear(fresh_api: ApiHarness) -> None:
@@ -218,7 +195,7 @@ def test_bad_requests_are_clear(fresh_api: ApiHarness) -> None:
     limit = api.client.get("/v1/knowledge/documents", headers=headers, params={"limit": 101})
     assert limit.status_code == 422
     assert api.client.get("/v1/knowledge/jobs/../../etc", headers=headers).status_code == 404
-    assert leftover_spools(api) == []
+    assert api.leftover_spools() == []
 
 
 def office_files() -> list[tuple[str, bytes]]:

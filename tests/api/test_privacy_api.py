@@ -38,15 +38,9 @@ def _upload(fresh_api: Any, tenant: str, name: str, conversations: list[dict[str
     response = fresh_api.client.post("/v1/knowledge", headers=fresh_api.headers("content", tenant),
                                      json={"name": name, "conversations": conversations})
     assert response.status_code == 202, response.text
-    job_url = response.json()["links"]["self"]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = fresh_api.client.get(job_url, headers=fresh_api.headers("content", tenant)).json()
-        if job["status"] in ("done", "partial", "failed"):
-            assert job["status"] == "done", job
-            return f"{name}.jsonl"
-        time.sleep(0.2)
-    raise AssertionError(f"ingestion job {job_url} did not finish")
+    job = fresh_api.finished_job(response.json(), tenant=tenant)
+    assert job["status"] == "done", job
+    return f"{name}.jsonl"
 
 
 def _chunk_texts(fresh_api: Any, tenant: str, document_id: str) -> list[str]:

@@ -6,7 +6,6 @@ whatever a message or a document says; a document's text is knowledge to quote, 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -55,15 +54,8 @@ def _upload(api: ApiHarness, market: str, name: str, text: str) -> None:
     response = api.client.post("/v1/knowledge", headers=api.headers("content"), data={"market": market},
                                files=[("files", (name, text.encode("utf-8"), "text/markdown"))])
     assert response.status_code == 202, response.text
-    job_url = response.json()["links"]["self"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        job = api.client.get(job_url, headers=api.headers("content")).json()
-        if job["status"] in ("done", "partial", "failed"):
-            assert job["status"] == "done" and job["totals"]["added"] == 1, job
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"the upload job did not finish: {job}")
+    job = api.finished_job(response.json())
+    assert job["status"] == "done" and job["totals"]["added"] == 1, job
 
 
 @pytest.mark.parametrize("market", sorted(DOCUMENTS))

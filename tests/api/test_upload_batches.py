@@ -86,30 +86,10 @@ def post(api: ApiHarness, parts: list[tuple[str | bytes, bytes | str]], **fields
                            headers=api.headers("content", **{"Content-Type": content_type}))
 
 
-def wait_finished(api: ApiHarness, job: dict[str, Any], timeout_s: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        body: dict[str, Any] = api.client.get(job["links"]["self"], headers=api.headers("content")).json()
-        if body["status"] in ("done", "partial", "failed"):
-            return body
-        time.sleep(0.05)
-    raise AssertionError(f"job {job['id']} did not finish")
-
-
 def documents(api: ApiHarness) -> set[str]:
     listed = api.client.get("/v1/knowledge/documents", headers=api.headers("content"), params={"limit": 100})
     assert listed.status_code == 200, listed.text
     return {d["document_id"] for d in listed.json()["documents"]}
-
-
-def leftover_spools(api: ApiHarness, wait_s: float = 10) -> list[str]:
-    folder: Path = api.settings.upload_dir
-    deadline = time.monotonic() + wait_s
-    while True:
-        left = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("bad", list(BAD))
@@ -122,7 +102,7 @@ def test_sixteen_good_files_and_one_bad_are_ingested_and_reported(fresh_api: Api
     queued = response.json()
     assert queued["files_total"] == 16 and len(queued["uploaded"]) == 16
     assert [(f["name"], f["status"], f["code"]) for f in queued["files"]] == [(name, "skipped", code)]
-    job = wait_finished(fresh_api, queued)
+    job = fresh_api.finished_job(queued)
     assert job["status"] == "partial" and job["error"] is None, job
     results = {f["document_id"]: f for f in job["files"]}
     assert len(results) == 17 and results[name]["status"] == "skipped" and results[name]["code"] == code
@@ -131,7 +111,7 @@ def test_sixteen_good_files_and_one_bad_are_ingested_and_reported(fresh_api: Api
     assert results["faq.csv"]["kind"] == "faq"
     assert job["totals"]["files"] == 17 and job["totals"]["skipped"] == 1
     assert set(GOOD) <= documents(fresh_api) and name not in documents(fresh_api)
-    assert leftover_spools(fresh_api) == []
+    assert fresh_api.leftover_spools() == []
 
 
 def test_a_batch_of_only_bad_files_is_refused_with_each_file_detailed(fresh_api: ApiHarness) -> None:
@@ -141,7 +121,7 @@ def test_a_batch_of_only_bad_files_is_refused_with_each_file_detailed(fresh_api:
     body = response.json()
     assert body["code"] == "invalid_input" and "none of the 4 files" in body["message"]
     assert {d["name"]: d["code"] for d in body["details"]} == {name: code for name, _, code in BAD.values()}
-    assert documents(fresh_api) == before and leftover_spools(fresh_api) == []
+    assert documents(fresh_api) == before and fresh_api.leftover_spools() == []
     one_kind = post(fresh_api, [("a.md", b""), ("b.md", b"  \n")])
     assert one_kind.status_code == 400 and one_kind.json()["code"] == "empty_file"
     assert len(one_kind.json()["details"]) == 2
@@ -165,7 +145,7 @@ def test_refused_names_are_reported_and_unicode_names_are_kept(fresh_api: ApiHar
     parts: list[tuple[str | bytes, bytes | str]] = [*good.items(), *[(n, "# Text\n\nSome words.\n") for n in BAD_NAMES]]
     response = post(fresh_api, parts, folder="policies/多言語")
     assert response.status_code == 202, response.text
-    job = wait_finished(fresh_api, response.json())
+    job = fresh_api.finished_job(response.json())
     assert job["status"] == "partial"
     ingested = {f["document_id"]: f["status"] for f in job["files"] if f["status"] != "skipped"}
     assert set(ingested) == {f"policies/多言語/{n}" for n in good}
@@ -180,7 +160,7 @@ def test_refused_names_are_reported_and_unicode_names_are_kept(fresh_api: ApiHar
 def test_a_refused_folder_refuses_the_upload(fresh_api: ApiHarness, folder: str) -> None:
     response = post(fresh_api, [("ok.md", GOOD["returns.md"])], folder=folder)
     assert response.status_code == 400, response.text
-    assert response.json()["code"] == "invalid_name" and leftover_spools(fresh_api) == []
+    assert response.json()["code"] == "invalid_name" and fresh_api.leftover_spools() == []
 
 
 def test_a_file_over_the_size_limit_and_same_named_files_do_not_refuse_the_rest(
@@ -189,7 +169,7 @@ def test_a_file_over_the_size_limit_and_same_named_files_do_not_refuse_the_rest(
     response = post(fresh_api, [("big.md", "ä" * 20_000), ("same.md", "# A\n\nOne.\n"), ("same.md", "# B\n\nTwo.\n"),
                                 ("small.md", GOOD["versand.md"])])
     assert response.status_code == 202, response.text
-    job = wait_finished(fresh_api, response.json())
+    job = fresh_api.finished_job(response.json())
     assert job["status"] == "partial"
     assert [(f["document_id"], f["status"], f["code"]) for f in job["files"]] == [
         ("small.md", "added", None), ("big.md", "skipped", "file_too_large"),
@@ -207,14 +187,14 @@ def test_a_json_batch_with_a_refused_name_is_refused(fresh_api: ApiHarness, name
                                      json={"name": name, "faq": FAQ})
     assert response.status_code == 422, response.text
     assert response.json()["code"] == "validation_error" and "name" in response.json()["message"]
-    assert "csv" not in documents(fresh_api) and leftover_spools(fresh_api) == []
+    assert "csv" not in documents(fresh_api) and fresh_api.leftover_spools() == []
 
 
 def test_json_batch_faq_rows_are_stored_as_faq_chunks(fresh_api: ApiHarness) -> None:
     response = fresh_api.client.post("/v1/knowledge", headers=fresh_api.headers("content"),
                                      json={"name": "faq/envíos..v2", "language": "es", "faq": FAQ})
     assert response.status_code == 202, response.text
-    job = wait_finished(fresh_api, response.json())
+    job = fresh_api.finished_job(response.json())
     assert job["status"] == "done" and job["files"][0]["document_id"] == "faq/envíos..v2.csv"
     chunks = fresh_api.services.index.get_chunks("tidewell", "faq/envíos..v2.csv")
     assert [c.kind for c in chunks] == ["faq", "faq"]
