@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -114,16 +113,14 @@ def test_a_huge_body_without_a_key_is_answered_from_the_headers(
                            escalation=api.services.agent.escalation_policy)
     server = live_server(create_app(settings, runtime=runtime, keys=KEYS, background=False))
     with socket.create_connection((server.host, server.port), timeout=5) as sock:
-        began = time.perf_counter()
         sock.sendall(b"POST /v1/knowledge HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                      b"Content-Length: 209715200\r\n\r\n")
         received = b""
         while chunk := sock.recv(65536):  # until the server closes the connection, not waiting for any body
             received += chunk
-        elapsed = time.perf_counter() - began
     head = received.split(b"\r\n\r\n", 1)[0].lower()
+    # The server closed the connection without waiting for the body (the socket's 5 s timeout would raise).
     assert head.startswith(b"http/1.1 401") and b"connection: close" in head
-    assert elapsed < 2, elapsed
     # Without a key elsewhere, a large body is refused by its length alone.
     with socket.create_connection((server.host, server.port), timeout=5) as sock:
         sock.sendall(b"POST /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 209715200\r\n\r\n")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -166,15 +165,10 @@ def test_warm_quick_allows_exactly_the_two_emoji(catalog: PersonaCatalog) -> Non
     assert catalog.persona("precise-professional").emoji.mode == "none"
 
 
-def test_builtins_load_fast_and_are_parsed_once(tmp_path: Path) -> None:
+def test_builtins_are_parsed_once(tmp_path: Path) -> None:
     builtin_layer.cache_clear()
-    started = time.perf_counter()
     PersonaCatalog.load(tmp_path)  # an empty brand folder: the built-ins, parsed and checked from scratch
-    cold = time.perf_counter() - started
-    started = time.perf_counter()
     PersonaCatalog.load()
     PersonaCatalog.load()
-    warm = time.perf_counter() - started
-    assert cold < 0.5  # about 30 ms on one core; generous for a shared CI machine
-    assert warm < 0.05
+    assert builtin_layer.cache_info().misses == 1
     assert PersonaCatalog.load() is PersonaCatalog.load()
