@@ -17,10 +17,16 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.events import EventLog, HandoffEvent
-from agent.schema import AnswerRequest
+from agent.schema import AnswerRequest, Reply
+from polydesk.errors import StoreError
+
+if TYPE_CHECKING:
+    from agent.pipeline import Agent
 
 
 class Inbox:
@@ -95,3 +101,18 @@ class Inbox:
 def _of(entry: dict[str, object], tenant: str, customer_id: str) -> bool:
     request = entry.get("request")
     return isinstance(request, dict) and request.get("tenant") == tenant and request.get("customer_id") == customer_id
+
+
+def answer_or_keep(agent: Agent, inbox: Inbox, request: AnswerRequest, *, degraded_reply: bool,
+                   answer: Callable[[], Reply] | None = None) -> tuple[Reply, str | None]:
+    """``answer()`` (``agent.answer(request)`` by default) and None; when Redis or the store is down and
+    ``degraded_reply`` is on, the agent's safe reply and the error code, the message kept in ``inbox`` for a
+    person. Every way in (the HTTP API, the chat platforms' webhooks) answers through here."""
+    try:
+        return (answer or (lambda: agent.answer(request)))(), None
+    except StoreError as exc:
+        if not degraded_reply:
+            raise
+        reply = agent.safe_reply(request)
+        inbox.keep(request.model_copy(update={"conversation_id": reply.conversation_id}), reason=exc.code)
+        return reply, exc.code

@@ -68,7 +68,8 @@ SIGNATURE_HEADER = "X-Polydesk-Signature"
 _RETRYABLE_STATUS = {408, 429}
 
 # Claim a due retry: move its score to the end of the lease, only if it is still due (one claimer wins).
-_CLAIM_DUE = """
+# Shared with the other outboxes that retry the same way (api/channels/outbox.py).
+CLAIM_DUE = """
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if score and tonumber(score) <= tonumber(ARGV[2]) then
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
@@ -118,11 +119,36 @@ class DeliveryStats:
 
 
 @dataclass(frozen=True)
-class _Outcome:
+class Outcome:
+    """What one attempt to POST came to; shared by every outbox that retries the same way (channel replies)."""
+
     verdict: Literal["delivered", "retry", "rejected"]
     error: str = ""
     retry_after: float | None = None
     unreachable: bool = False
+
+
+def response_outcome(response: httpx.Response, now: float) -> Outcome:
+    """2xx delivered; 408, 429 and 5xx retried (after ``Retry-After`` when given); another 4xx rejected."""
+    if response.is_success:
+        return Outcome("delivered")
+    error = f"HTTP {response.status_code}: {response.text[:200]}".rstrip(": ")
+    if 400 <= response.status_code < 500 and response.status_code not in _RETRYABLE_STATUS:
+        return Outcome("rejected", error)
+    return Outcome("retry", error, retry_after=_retry_after(response, now))
+
+
+def unreachable_outcome(exc: httpx.TransportError) -> Outcome:
+    """Connection refused, a timeout, a broken connection: retried, and the rest of the pass waits."""
+    return Outcome("retry", f"{type(exc).__name__}: {exc}", unreachable=True)
+
+
+def backoff_delay(attempts: int, *, base_s: float, max_s: float, retry_after: float | None = None) -> float:
+    """The wait after ``attempts`` failed attempts: ``min(max_s, base_s * 2**(attempts-1))`` plus up to 10 %
+    jitter, or a later ``Retry-After`` (capped at ``max_s``)."""
+    backoff = min(max_s, base_s * 2 ** (attempts - 1))
+    backoff += random.uniform(0, 0.1 * backoff)  # jitter, so that many dispatchers do not retry in step
+    return max(backoff, min(retry_after or 0.0, max_s))
 
 
 class _ReceiverUnreachable(Exception):
@@ -161,7 +187,7 @@ class WebhookDispatcher:
         self._own_client = client is None
         self.client = client or httpx.Client(timeout=timeout_s, headers={"User-Agent": f"polydesk/{__version__}"})
         self.store = WebhookStore(redis_client, stream=stream)
-        self._claim_due = redis_client.register_script(_CLAIM_DUE)
+        self._claim_due = redis_client.register_script(CLAIM_DUE)
         self._claim_orphan = redis_client.register_script(_CLAIM_ORPHAN)
         self._group_ready = False
         self._orphan_cursor = "-"
@@ -307,7 +333,7 @@ class WebhookDispatcher:
         if outcome.unreachable:
             raise _ReceiverUnreachable(outcome.error)
 
-    def _post(self, delivery: Delivery, now: float) -> _Outcome:
+    def _post(self, delivery: Delivery, now: float) -> Outcome:
         headers = {
             "Content-Type": "application/json",
             "X-Polydesk-Event-Id": delivery.event.id,
@@ -318,18 +344,11 @@ class WebhookDispatcher:
         try:
             response = self.client.post(self.url, content=delivery.body, headers=headers, timeout=self.timeout_s)
         except httpx.TransportError as exc:  # connection refused, timeouts, broken connections
-            return _Outcome("retry", f"{type(exc).__name__}: {exc}", unreachable=True)
-        if response.is_success:
-            return _Outcome("delivered")
-        error = f"HTTP {response.status_code}: {response.text[:200]}".rstrip(": ")
-        if 400 <= response.status_code < 500 and response.status_code not in _RETRYABLE_STATUS:
-            return _Outcome("rejected", error)
-        return _Outcome("retry", error, retry_after=_retry_after(response, now))
+            return unreachable_outcome(exc)
+        return response_outcome(response, now)
 
     def _delay(self, attempts: int, retry_after: float | None) -> float:
-        backoff = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempts - 1))
-        backoff += random.uniform(0, 0.1 * backoff)  # jitter, so that many dispatchers do not retry in step
-        return max(backoff, min(retry_after or 0.0, self.backoff_max_s))
+        return backoff_delay(attempts, base_s=self.backoff_base_s, max_s=self.backoff_max_s, retry_after=retry_after)
 
     # -- operators ------------------------------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from itertools import pairwise
 
+from agent.inbox import answer_or_keep
 from agent.schema import AnswerRequest, CustomerMessage, Reply
 from api.auth import Caller
 from api.deps import Services
-from polydesk.errors import StoreError
 from polydesk.sentences import sentence_spans
 
 log = logging.getLogger("polydesk.api")
@@ -23,21 +23,25 @@ def answer(services: Services, caller: Caller, message: CustomerMessage, *,
            idempotency_key: str | None = None) -> tuple[Reply, bool]:
     """The reply to ``message`` and whether it is a replay of an earlier request with the same key."""
     request = AnswerRequest(tenant=caller.tenant, **message.model_dump())
-    try:
+    replayed = False
+
+    def produce() -> Reply:
+        nonlocal replayed
         if idempotency_key is None:
-            reply = services.agent.answer(request)
-        else:
-            with services.idempotency.claim(caller.tenant, idempotency_key, message) as claim:
-                if claim.replay is not None:
-                    return claim.replay, True
-                reply = claim.done(services.agent.answer(request), customer_id=request.customer_id)
-    except StoreError as exc:
-        if not services.settings.degraded_reply:
-            raise
-        reply = services.agent.safe_reply(request)
-        services.inbox.keep(request.model_copy(update={"conversation_id": reply.conversation_id}), reason=exc.code)
+            return services.agent.answer(request)
+        with services.idempotency.claim(caller.tenant, idempotency_key, message) as claim:
+            if claim.replay is not None:
+                replayed = True
+                return claim.replay
+            return claim.done(services.agent.answer(request), customer_id=request.customer_id)
+
+    reply, kept = answer_or_keep(services.agent, services.inbox, request,
+                                 degraded_reply=services.settings.degraded_reply, answer=produce)
+    if replayed:
+        return reply, True
+    if kept is not None:
         services.metrics.degraded.labels(request.market).inc()
-        log.warning("kept a message for later: %s", exc.message)
+        log.warning("kept a message for later: %s", kept)
         return reply, False
     services.metrics.observe_reply(reply, market=request.market)
     return reply, False

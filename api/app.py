@@ -24,7 +24,7 @@ from api import errors
 from api.auth import ApiKey, demo_keys, parse_keys
 from api.deps import Services
 from api.guard import RequestGuard, TrailingSlash
-from api.routes import answer, chat, conversations, knowledge, ops, personas, privacy
+from api.routes import answer, channels, chat, conversations, knowledge, ops, personas, privacy
 from api.runtime import Runtime
 from polydesk.errors import ConfigError
 from polydesk.settings import Settings, get_settings
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app = FastAPI(title="polydesk", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
                   redirect_slashes=False)
     errors.install(app)
-    for module in (answer, chat, knowledge, conversations, privacy, personas, ops):
+    for module in (answer, chat, knowledge, conversations, privacy, personas, ops, channels):
         app.include_router(module.router)
 
     # Outermost last: the slash is settled first, then every request is counted, then guarded.

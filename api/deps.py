@@ -23,6 +23,7 @@ from agent.pipeline import Agent
 from agent.state import ConversationStore
 from agent.webhooks import WebhookDispatcher
 from api.auth import ApiKey, Caller, KeyRing, Role
+from api.channels.service import ChannelService, agent_answer
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.ratelimit import AuthThrottle, RateLimiter
@@ -54,6 +55,7 @@ class Services:
     inbox: Inbox
     jobs: JobQueue | None = None
     webhooks: WebhookDispatcher | None = None
+    channels: ChannelService | None = None  # LINE, Telegram, ... (POLYDESK_CHANNELS); None when not configured
     warm: threading.Event | None = None  # set when the warm-up is done; None when none was started
     owns_runtime: bool = True
 
@@ -91,15 +93,24 @@ class Services:
         client = runtime.redis
         jobs = JobQueue(client, index=runtime.index, settings=settings) if background else None
         webhooks = WebhookDispatcher.from_settings(settings, client) if background else None
+        metrics, inbox = Metrics(), Inbox(settings.inbox_path)
+        answer = agent_answer(runtime.agent, inbox, degraded_reply=settings.degraded_reply,
+                              observe=lambda reply, market: metrics.observe_reply(reply, market=market))
+        try:
+            channels = ChannelService.from_settings(settings, client, answer=answer)  # ConfigError: do not start
+        except Exception:
+            if owns_runtime:
+                runtime.close()
+            raise
         return cls(settings=settings, runtime=runtime, keys=KeyRing(keys), owns_runtime=owns_runtime,
                    limiter=RateLimiter(client, per_minute=settings.rate_limit_per_minute,
                                        burst=settings.rate_limit_burst),
                    throttle=AuthThrottle(per_minute=settings.auth_failures_per_minute,
                                          burst=settings.auth_failure_burst),
-                   metrics=Metrics(), jobs=jobs, webhooks=webhooks,
+                   metrics=metrics, jobs=jobs, webhooks=webhooks, channels=channels,
                    idempotency=IdempotencyStore(client, conversations=runtime.conversations,
                                                 ttl_s=int(settings.idempotency_ttl_hours * 3600)),
-                   inbox=Inbox(settings.inbox_path))
+                   inbox=inbox)
 
     def start(self, *, warm_up: bool) -> None:
         """Start the background workers; with ``warm_up``, also the agent's warm-up (``/readyz`` waits for it)."""
@@ -110,6 +121,8 @@ class Services:
             self.jobs.start()
         if self.webhooks is not None:
             self.webhooks.start()
+        if self.channels is not None and self.jobs is not None:  # background work runs where the jobs run
+            self.channels.start()
 
     def _warm_up(self) -> None:
         try:
@@ -125,6 +138,8 @@ class Services:
             self.jobs.stop()
         if self.webhooks is not None:
             self.webhooks.close()
+        if self.channels is not None:
+            self.channels.close()
         if self.owns_runtime:
             self.runtime.close()
 

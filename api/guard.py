@@ -8,6 +8,8 @@
   ``Connection: close``: its body is never read, so a malformed body without a key gets 401 and
   a 200 MB one costs nothing. The route's own dependency still checks the key's role and rate
   limit (``api.deps``).
+- **signed webhooks** (``/v1/channels/``) are the exception: the platform's signature, checked by the route
+  on the raw body, stands in for the key; they keep the small unauthenticated body limit.
 - **a small body for the unauthenticated**: elsewhere (``/healthz``, a path that is no route), a
   request without a valid key may send at most ``unauthenticated_max_body_bytes`` (``413
   body_too_large``; by ``Content-Length`` before reading, else counted as it arrives).
@@ -42,6 +44,9 @@ if TYPE_CHECKING:
     from api.deps import Services
 
 AUTHENTICATED_PREFIX = "/v1/"
+# Chat platforms' webhooks: authenticated by the platform's signature on the body (api.channels), not by a key;
+# they keep the unauthenticated body limit.
+SIGNED_WEBHOOK_PREFIX = "/v1/channels/"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _UTF8 = frozenset({"utf-8", "utf8"})
 
@@ -61,7 +66,8 @@ class RequestGuard:
         path: str = scope["path"]
         limit: int | None = None
         if not authenticated:
-            if path.startswith(AUTHENTICATED_PREFIX) and _matches(scope["app"].router.routes, scope):
+            if (path.startswith(AUTHENTICATED_PREFIX) and not path.startswith(SIGNED_WEBHOOK_PREFIX)
+                    and _matches(scope["app"].router.routes, scope)):
                 await _refuse(self._unauthenticated(services, scope, raw_key), scope, receive, send)
                 return
             limit = services.settings.unauthenticated_max_body_bytes

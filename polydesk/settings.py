@@ -149,6 +149,27 @@ class Settings(BaseSettings):
                     "refuses such requests (401) before reading any body",
     )
 
+    # Channel connectors (api/channels/): per tenant, per channel accounts and secrets, from a YAML or JSON file.
+    channels: Path | None = Field(
+        default=None,
+        description="YAML or JSON file of the channel accounts per tenant (LINE, Telegram, ...); checked at "
+                    "start-up: a configured channel without its secret stops the service",
+    )
+    channel_debounce_s: float = Field(
+        default=2.0, ge=0, le=60, description="messages of one customer that arrive within this are answered as one",
+    )
+    channel_timeout_s: float = Field(default=10.0, gt=0, le=120, description="each call to a platform's API")
+    channel_max_attempts: int = Field(default=10, ge=1, le=100, description="send attempts before a reply is dead")
+    channel_backoff_base_s: float = Field(
+        default=2.0, gt=0, le=600, description="wait after the first failed send; doubles with each failure",
+    )
+    channel_retention_hours: float = Field(
+        default=24.0, gt=0, description="a reply not sent within this is dead-lettered",
+    )
+    channel_dedupe_hours: float = Field(
+        default=24.0, gt=0, description="how long a platform's event id is remembered (redeliveries answered once)",
+    )
+
     @field_validator("redact_patterns")
     @classmethod
     def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:

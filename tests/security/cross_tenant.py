@@ -263,6 +263,22 @@ def shared_catalog(seeded: Seeded, route: str) -> list[Outcome]:
                      seeded.client.get(path, headers=headers("content", ATTACKER)))]
 
 
+def channel_webhook(seeded: Seeded, route: str) -> list[Outcome]:
+    """A webhook is the platform's, signed with the victim's channel secret: acme's API key opens nothing there
+    (the per-secret refusals are tests/api/test_channel_*)."""
+    out = []
+    for channel in ("telegram", "line", "whatsapp"):
+        path = f"/v1/channels/{channel}/{VICTIM}/webhook"
+        if route.startswith("GET"):
+            response = seeded.client.get(path, params={"hub.mode": "subscribe", "hub.verify_token": "guess",
+                                                       "hub.challenge": "42"}, headers=headers("admin", ATTACKER))
+        else:
+            response = seeded.client.post(path, headers=headers("admin", ATTACKER),
+                                          json={"update_id": 1, "message": {"text": VICTIM_QUESTION}})
+        out.append(_outcome(seeded, route, f"acme's admin key on tidewell's {channel} webhook", response, refuse=True))
+    return out
+
+
 Probe = Callable[[Seeded, str], list[Outcome]]
 PROBES: dict[str, Probe] = {
     "POST /v1/answer": answer,
@@ -282,6 +298,8 @@ PROBES: dict[str, Probe] = {
     "GET /v1/markets": shared_catalog,
     "GET /v1/markets/{market}": shared_catalog,
     "POST /v1/personas/preview": preview,
+    "GET /v1/channels/{channel}/{tenant}/webhook": channel_webhook,
+    "POST /v1/channels/{channel}/{tenant}/webhook": channel_webhook,
 }
 # Reads first (acme has nothing of its own under the victim's ids yet), then answers (acme then has a
 # conversation under the victim's conversation id), then writes, erasure last.
@@ -290,6 +308,7 @@ ORDER = [
     "GET /v1/conversations/{conversation_id}", "POST /v1/conversations/{conversation_id}/release", "GET /v1/audit",
     "GET /v1/personas", "GET /v1/personas/{persona_id}", "GET /v1/markets", "GET /v1/markets/{market}",
     "POST /v1/personas/preview", "POST /v1/answer", "POST /v1/answer/stream", "POST /v1/chat/completions",
+    "GET /v1/channels/{channel}/{tenant}/webhook", "POST /v1/channels/{channel}/{tenant}/webhook",
     "DELETE /v1/knowledge/documents/{document_id:path}", "POST /v1/knowledge", "DELETE /v1/customers/{customer_id}",
 ]
 assert sorted(ORDER) == sorted(PROBES)

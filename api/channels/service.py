@@ -1,0 +1,183 @@
+"""The chat-platform channels of one process: accept verified webhooks, answer in the background, send replies.
+
+``ChannelService.receive`` is what the webhook route calls: it finds the tenant's account (None: 404), checks
+the platform's signature on the raw body (False: 401, nothing done), parses the payload and queues each new
+message (``api.channels.queue``), all before the route answers 200. Two ``polydesk.worker.Worker`` threads do
+the rest: one answers each conversation's messages once its debounce window has closed (joined with
+newlines, through ``answer``: the agent, with the degraded reply when the store is down and configured), and
+queues the reply on the outbox; the other sends the outbox (``api.channels.outbox``). A reply the platform's
+customer-service window forbids (``base.Windowed``: WhatsApp, Messenger after 24 h) is not queued but
+dead-lettered at once with the reason, where ``Outbox.dead_letters`` shows it to a person who can follow up.
+
+Example:
+    >>> channels = ChannelService.from_settings(settings, redis_client, answer=agent.answer)  # doctest: +SKIP
+    >>> channels.start()                                          # two daemon threads; channels.close() at exit
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import httpx
+import redis
+
+from agent.inbox import Inbox, answer_or_keep
+from agent.pipeline import Agent
+from agent.schema import MAX_MESSAGE_CHARS, AnswerRequest, Reply
+from api.channels.base import ChannelAdapter, Windowed
+from api.channels.config import Account, ChannelAccounts, LineAccount, MessengerAccount, WhatsAppAccount
+from api.channels.line import LineAdapter
+from api.channels.messenger import MessengerAdapter
+from api.channels.outbox import DEAD, Outbox, item_key
+from api.channels.queue import Claimed, InboundQueue
+from api.channels.telegram import TelegramAdapter, hide_bot_tokens_in_http_logs
+from api.channels.whatsapp import WhatsAppAdapter
+from polydesk import __version__
+from polydesk.settings import Settings
+from polydesk.worker import Worker
+
+logger = logging.getLogger(__name__)
+
+
+def agent_answer(agent: Agent, inbox: Inbox, *, degraded_reply: bool,
+                 observe: Callable[[Reply, str], None]) -> Callable[[AnswerRequest], Reply]:
+    """How the channels answer: the agent; when the store is down, the safe reply (message kept in the inbox)
+    if ``degraded_reply``, else the error (the messages stay queued and are answered when it is back)."""
+
+    def answer(request: AnswerRequest) -> Reply:
+        reply, _ = answer_or_keep(agent, inbox, request, degraded_reply=degraded_reply)
+        observe(reply, request.market)
+        return reply
+
+    return answer
+
+
+def adapter_for(channel: str, account: Account) -> ChannelAdapter:
+    if isinstance(account, LineAccount):
+        return LineAdapter(account)
+    if isinstance(account, WhatsAppAccount):
+        return WhatsAppAdapter(account)
+    if isinstance(account, MessengerAccount):
+        return MessengerAdapter(account, name=channel)
+    return TelegramAdapter(account)
+
+
+@dataclass(frozen=True)
+class Received:
+    """What a webhook delivered: messages queued now, and those skipped as already seen."""
+
+    queued: int
+    duplicates: int
+
+
+class ChannelService:
+    def __init__(self, redis_client: redis.Redis, accounts: ChannelAccounts, *, settings: Settings,
+                 answer: Callable[[AnswerRequest], Reply], clock: Callable[[], float] = time.time) -> None:
+        self.accounts, self.answer, self.clock, self.settings = accounts, answer, clock, settings
+        self.redis = redis_client
+        hide_bot_tokens_in_http_logs()
+        lease_s = max(60.0, 3 * settings.llm_timeout_s)
+        self.queue = InboundQueue(redis_client, debounce_s=settings.channel_debounce_s, lease_s=lease_s,
+                                  dedupe_ttl_s=int(settings.channel_dedupe_hours * 3600))
+        self.client = httpx.Client(timeout=settings.channel_timeout_s,
+                                   headers={"User-Agent": f"polydesk/{__version__}"})
+        self.outbox = Outbox(redis_client, adapter_for=self.adapter, client=self.client,
+                             max_attempts=settings.channel_max_attempts,
+                             backoff_base_s=settings.channel_backoff_base_s,
+                             retention_s=settings.channel_retention_hours * 3600,
+                             lease_s=max(60.0, 4 * settings.channel_timeout_s))
+        poll_s = min(0.2, max(0.02, settings.channel_debounce_s / 4))
+        self._workers = (
+            Worker("polydesk-channel-answers", self._answer_next, poll_s=poll_s, max_backoff_s=30.0,
+                   label="channel answers", log=logger),
+            Worker("polydesk-channel-outbox", self._send_due, poll_s=poll_s, max_backoff_s=30.0,
+                   label="channel outbox", log=logger),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, redis_client: redis.Redis, *,
+                      answer: Callable[[AnswerRequest], Reply],
+                      environ: Mapping[str, str] | None = None) -> ChannelService | None:
+        """The service of ``POLYDESK_CHANNELS`` (``ConfigError`` when it is invalid); None when it is not set.
+        ``*_env`` secrets are read from ``environ`` (default: the process environment, by the operator's
+        choice of the variable's name in the file)."""
+        if settings.channels is None:
+            return None
+        accounts = ChannelAccounts.load(settings.channels, environ=os.environ if environ is None else environ)
+        return cls(redis_client, accounts, settings=settings, answer=answer)
+
+    def adapter(self, channel: str, tenant: str) -> ChannelAdapter | None:
+        account = self.accounts.find(channel, tenant)
+        return adapter_for(channel, account) if account is not None else None
+
+    # -- the webhook ----------------------------------------------------------------------------------------
+
+    def receive(self, adapter: ChannelAdapter, tenant: str, body: bytes) -> Received:
+        """Queue the messages of a verified ``body`` (the caller checked ``adapter.verify`` first)."""
+        now = self.clock()
+        queued = duplicates = 0
+        for inbound in adapter.parse(body, received_at=now):
+            if self.queue.accept(tenant, adapter.name, inbound, now=now):
+                queued += 1
+            else:
+                duplicates += 1
+        return Received(queued, duplicates)
+
+    # -- the background -------------------------------------------------------------------------------------
+
+    def _answer_next(self) -> bool:
+        self.queue.move()
+        claimed = self.queue.claim(self.clock())
+        if claimed is None:
+            return False
+        self._answer(claimed)
+        return True
+
+    def _answer(self, claimed: Claimed) -> None:
+        if not claimed.items:
+            self.queue.finish(claimed, now=self.clock(), outbox=None)
+            return
+        last = claimed.items[-1]
+        text = "\n".join(item["message"]["message"] for item in claimed.items)[:MAX_MESSAGE_CHARS]
+        request = AnswerRequest(tenant=last["tenant"], **{**last["message"], "message": text})
+        reply = self.answer(request)
+        adapter = self.adapter(last["channel"], last["tenant"])
+        outbox = None
+        if adapter is not None and reply.text.strip():
+            reply_id = uuid.uuid4().hex
+            body = {"tenant": last["tenant"], "channel": last["channel"], "batches": adapter.batches(reply.text),
+                    "context": last["context"], "conversation_id": reply.conversation_id}
+            outbox = (reply_id, item_key(reply_id), json.dumps(body, ensure_ascii=False))
+            now = self.clock()
+            if isinstance(adapter, Windowed) and (reason := adapter.refusal(last["context"], now=now)):
+                self._dead_letter(reply_id, outbox[2], reason, now)
+                outbox = None
+        self.queue.finish(claimed, now=self.clock(), outbox=outbox)
+
+    def _dead_letter(self, reply_id: str, item: str, reason: str, now: float) -> None:
+        """Record a reply that may not be sent among the outbox's dead letters (never attempted)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(f"{DEAD}:{reply_id}", mapping={"item": item, "attempts": 0, "sent": 0, "since": now,
+                                                 "last_error": reason, "dead_at": now})
+        pipe.zadd(DEAD, {reply_id: now})
+        pipe.execute()
+        logger.warning("channel reply %s refused, not sent: %s", reply_id, reason)
+
+    def _send_due(self) -> bool:
+        self.outbox.run_once(self.clock())
+        return False
+
+    def start(self) -> None:
+        for worker in self._workers:
+            worker.start()
+
+    def close(self) -> None:
+        for worker in self._workers:
+            worker.stop(timeout_s=self.settings.channel_timeout_s * 2 + 5)
+        self.client.close()
