@@ -9,10 +9,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.channels.config import ChannelAccounts
+from api.channels.telegram import hide_bot_tokens_in_http_logs
 from ingestion.pipeline import IngestReport
 from knowledge.index import KnowledgeIndex
 from polydesk.errors import ConfigError
@@ -127,9 +129,17 @@ def test_a_platform_down_then_up_gets_the_reply_exactly_once(client: TestClient,
     attempts = [c.status for c in platform.calls if c.body.get("chat_id") == str(chat_id)]
     assert attempts == [503, 503, 200]
     assert len(sent_to(platform, chat_id)) == 1
-    logged = [record.getMessage() for record in caplog.records]
-    assert any("sendMessage" in line for line in logged)
-    assert not [line for line in logged if BOT_TOKEN in line]
+    assert any("sendMessage" in record.getMessage() for record in caplog.records)
+
+
+def test_the_bot_token_is_hidden_in_http_request_logs() -> None:
+    """httpx logs every request URL at INFO, and a Bot API URL holds the token: the filter hides it."""
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, 'HTTP Request: %s %s "%s %d %s"',
+                               ("POST", httpx.URL(f"https://api.telegram.org/bot{BOT_TOKEN}/sendMessage"),
+                                "HTTP/1.1", 200, "OK"), None)
+    hide_bot_tokens_in_http_logs()
+    assert logging.getLogger("httpx").filter(record)
+    assert BOT_TOKEN not in record.getMessage() and "/bot<token>/sendMessage" in record.getMessage()
 
 
 @pytest.mark.parametrize("secret", ["with space", "ä-umlaut", "x" * 257, ""])
