@@ -12,6 +12,8 @@ verification (LINE, Telegram) is 404 there.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 
@@ -23,7 +25,9 @@ from polydesk.errors import AuthenticationError, InputError, NotFoundError, Perm
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
 
 
-_CHALLENGE = {200: {"description": "the challenge, echoed", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+_CHALLENGE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the challenge, echoed", "content": {"text/plain": {"schema": {"type": "string"}}}},
+}
 
 
 @router.get("/{channel}/{tenant}/webhook", responses={**_CHALLENGE, **error_responses(403, 404)},
