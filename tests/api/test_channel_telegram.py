@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.channels.config import ChannelAccounts
-from api.channels.telegram import hide_bot_tokens_in_http_logs
+from api.channels.telegram import _HideBotTokens
 from ingestion.pipeline import IngestReport
 from knowledge.index import KnowledgeIndex
 from polydesk.errors import ConfigError
@@ -137,8 +137,7 @@ def test_the_bot_token_is_hidden_in_http_request_logs() -> None:
     record = logging.LogRecord("httpx", logging.INFO, __file__, 1, 'HTTP Request: %s %s "%s %d %s"',
                                ("POST", httpx.URL(f"https://api.telegram.org/bot{BOT_TOKEN}/sendMessage"),
                                 "HTTP/1.1", 200, "OK"), None)
-    hide_bot_tokens_in_http_logs()
-    assert logging.getLogger("httpx").filter(record)
+    assert _HideBotTokens().filter(record)
     assert BOT_TOKEN not in record.getMessage() and "/bot<token>/sendMessage" in record.getMessage()
 
 
