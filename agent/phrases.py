@@ -30,7 +30,7 @@ from personas import ComplianceNotice, Market, Persona
 from personas.fields import closest_language
 
 Phrase = Literal["dont_know", "safe_reply", "source_language", "handoff_now", "handoff_later", "greeting", "sign_off",
-                 "privacy_notice"]
+                 "privacy_notice", "attachment_unread"]
 
 _PHRASES: dict[str, dict[Phrase, str]] = {
     "en": {
@@ -48,6 +48,9 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "Privacy notice: we use the details you share with us only to handle your request, in line with the "
             "applicable data protection law. Our privacy policy explains your rights, including access to and "
             "erasure of your data."
+        ),
+        "attachment_unread": (
+            "Thank you. I can only read text messages here, not photos or files. Could you describe in a message what you need?"
         ),
     },
     "de": {
@@ -72,6 +75,9 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "Einklang mit dem geltenden Datenschutzrecht. In unserer Datenschutzerklärung finden Sie Informationen "
             "zu Ihren Rechten, auch auf Auskunft und Löschung."
         ),
+        "attachment_unread": (
+            "Vielen Dank. Ich kann hier nur Textnachrichten lesen, keine Fotos oder Dateien. Könnten Sie Ihr Anliegen kurz in einer Nachricht beschreiben?"
+        ),
     },
     "fr": {
         "dont_know": (
@@ -94,6 +100,9 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "conformément à la réglementation applicable en matière de protection des données. Notre politique de "
             "confidentialité précise vos droits, notamment vos droits d'accès et d'effacement."
         ),
+        "attachment_unread": (
+            "Merci. Je ne peux lire ici que des messages texte, pas les photos ni les fichiers. Pourriez-vous décrire votre demande dans un message ?"
+        ),
     },
     "es": {
         "dont_know": "Lo siento, no tengo información fiable sobre eso. Puedo pasar su pregunta a un compañero.",
@@ -111,6 +120,9 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "normativa de protección de datos aplicable. En nuestra política de privacidad encontrará información "
             "sobre sus derechos, incluidos los de acceso y supresión."
         ),
+        "attachment_unread": (
+            "Gracias. Aquí solo puedo leer mensajes de texto, no fotos ni archivos. ¿Podría describir en un mensaje lo que necesita?"
+        ),
     },
     "pt": {
         "dont_know": "Desculpe, não tenho uma informação confiável sobre isso. Posso passar sua pergunta a um colega.",
@@ -127,6 +139,9 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "Aviso de privacidade: utilizamos os seus dados apenas para atender à sua solicitação, em conformidade "
             "com a legislação de proteção de dados aplicável. A nossa política de privacidade descreve os seus "
             "direitos, incluindo o acesso aos seus dados e a sua eliminação."
+        ),
+        "attachment_unread": (
+            "Obrigado. Aqui só consigo ler mensagens de texto, não fotos nem arquivos. Poderia descrever em uma mensagem o que precisa?"
         ),
     },
     "id": {
@@ -146,6 +161,9 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "Pemberitahuan privasi: kami menggunakan data yang Anda berikan hanya untuk menangani permintaan Anda, "
             "sesuai dengan peraturan perlindungan data yang berlaku. Kebijakan privasi kami menjelaskan hak-hak Anda, "
             "termasuk hak untuk mengakses dan menghapus data Anda."
+        ),
+        "attachment_unread": (
+            "Terima kasih. Di sini saya hanya dapat membaca pesan teks, bukan foto atau berkas. Bisakah Anda menjelaskan kebutuhan Anda dalam pesan?"
         ),
     },
     "ms": {
@@ -167,6 +185,9 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "selaras dengan undang-undang perlindungan data yang terpakai. Dasar privasi kami menerangkan hak anda, "
             "termasuk hak untuk mengakses dan memadam data anda."
         ),
+        "attachment_unread": (
+            "Terima kasih. Di sini saya hanya boleh membaca mesej teks, bukan foto atau fail. Bolehkah anda terangkan keperluan anda dalam mesej?"
+        ),
     },
     "th": {
         "dont_know": "ขออภัย ยังไม่มีข้อมูลที่แน่ชัดเรื่องนี้ สามารถส่งต่อคำถามให้เจ้าหน้าที่ได้",
@@ -182,6 +203,9 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "ประกาศความเป็นส่วนตัว: เราใช้ข้อมูลที่ท่านให้ไว้เพื่อดำเนินการตามคำขอของท่านเท่านั้น "
             "โดยเป็นไปตามกฎหมายคุ้มครองข้อมูลส่วนบุคคลที่ใช้บังคับ นโยบายความเป็นส่วนตัวของเราอธิบายสิทธิของท่าน "
             "รวมถึงสิทธิในการเข้าถึงและลบข้อมูลของท่าน"
+        ),
+        "attachment_unread": (
+            "ขอบคุณสำหรับข้อความ ที่นี่อ่านได้เฉพาะข้อความตัวอักษร ไม่สามารถดูรูปภาพหรือไฟล์ได้ กรุณาพิมพ์อธิบายสิ่งที่ต้องการ"
         ),
     },
     "vi": {
@@ -203,6 +227,9 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "Quý khách, theo quy định pháp luật hiện hành về bảo vệ dữ liệu cá nhân. Chính sách quyền riêng tư của "
             "chúng tôi nêu rõ các quyền của Quý khách, bao gồm quyền truy cập và xóa dữ liệu."
         ),
+        "attachment_unread": (
+            "Cảm ơn bạn. Ở đây tôi chỉ đọc được tin nhắn văn bản, không xem được ảnh hoặc tệp. Bạn có thể mô tả điều bạn cần bằng tin nhắn không?"
+        ),
     },
     "ja": {
         "dont_know": "申し訳ございません。その件について確かな情報がございません。担当者におつなぎすることができます。",
@@ -220,6 +247,7 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "お問い合わせへの対応のためにのみ利用いたします。開示および削除を求める権利を含むお客様の権利については、"
             "当社のプライバシーポリシーをご覧ください。"
         ),
+        "attachment_unread": "ありがとうございます。こちらではテキストメッセージのみ読むことができ、写真やファイルは確認できません。ご用件をメッセージでお知らせいただけますか。",
     },
     "zh": {
         "dont_know": "抱歉，关于这个问题我没有可靠的信息。我可以把您的问题转给同事。",
@@ -233,6 +261,7 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "隐私声明：您提供的信息仅用于处理您的咨询，并遵守适用的数据保护法律。我们的隐私政策说明了您的权利，"
             "包括查阅和删除您的数据的权利。"
         ),
+        "attachment_unread": "谢谢。这里只能阅读文字消息，无法查看图片或文件。能否用文字描述一下您需要什么帮助？",
     },
     "zh-hant": {
         "dont_know": "抱歉，關於這個問題我沒有可靠的資訊。我可以把您的問題轉給同事。",
@@ -246,6 +275,7 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
             "隱私權聲明：您提供的資料僅用於處理您的詢問，並遵循適用的個人資料保護法規。我們的隱私權政策說明您的權利，"
             "包括查閱及刪除您個人資料的權利。"
         ),
+        "attachment_unread": "謝謝。這裡只能閱讀文字訊息，無法查看圖片或檔案。能否用文字描述一下您需要什麼協助？",
     },
     "ar": {
         "dont_know": "نعتذر، لا تتوفر لدينا معلومات موثوقة حول ذلك. يمكننا تحويل سؤالك إلى أحد الزملاء.",
@@ -260,6 +290,9 @@ _PHRASES: dict[str, dict[Phrase, str]] = {
         "privacy_notice": (
             "إشعار الخصوصية: نستخدم البيانات التي تقدّمها إلينا للرد على طلبك فقط، وفقاً لقوانين حماية البيانات "
             "المعمول بها. وتوضّح سياسة الخصوصية لدينا حقوقك، بما في ذلك حق الاطلاع على بياناتك وحذفها."
+        ),
+        "attachment_unread": (
+            "شكرًا لك. يمكنني هنا قراءة الرسائل النصية فقط، وليس الصور أو الملفات. هل يمكنك وصف ما تحتاجه في رسالة؟"
         ),
     },
 }

@@ -56,6 +56,7 @@ from agent.generators.extractive import ExtractiveGenerator
 from agent.generators.fallback import FallbackGenerator
 from agent.guardrails import GuardrailContext, Guardrails
 from agent.language import LanguageStage
+from agent.ownership import release
 from agent.phrases import SmallTalkKind, greeting_for, notice_text, say, sign_off_for, small_talk_reply
 from agent.retrieval import Retriever, contextual_query, follow_up_vector
 from agent.schema import (
@@ -75,7 +76,6 @@ from agent.state import Conversation, ConversationStore, Handoff, decode_vector,
 from knowledge.index import KnowledgeIndex
 from personas import ComplianceNotice, EscalationRules, Intent, PersonaCatalog, ResolvedPersona, Thresholds
 from personas.routing import Channel
-from polydesk.errors import ConflictError, NotFoundError
 from polydesk.settings import Settings
 
 _SEPARATOR = "\n\n"
@@ -183,23 +183,7 @@ class Agent:
 
     def release(self, tenant: str, conversation_id: str, *, actor: str | None = None) -> Conversation:
         """Hand a conversation back to the bot; a ``conflict`` error when no human owns it."""
-        with self.conversations.lock(tenant, conversation_id):
-            conversation = self.conversations.get(tenant, conversation_id)
-            if conversation is None:
-                raise NotFoundError(f"no conversation {conversation_id!r} for tenant {tenant!r}")
-            if conversation.owner != "human":
-                raise ConflictError(f"conversation {conversation_id!r} is not handed off to a human")
-            conversation.owner = "bot"
-            conversation.unanswered = []
-            handoff = conversation.handoffs[-1] if conversation.handoffs else None
-            if handoff is not None:
-                handoff.released_at, handoff.released_by = time.time(), actor
-            event = HandoffEvent(type="release", tenant=tenant, conversation_id=conversation_id,
-                                 customer_id=conversation.customer_id, market=conversation.market,
-                                 channel=conversation.channel, language=conversation.language, actor=actor,
-                                 queue=handoff.escalation.queue if handoff else None)
-            self.conversations.save(conversation, events=[event])
-        return conversation
+        return release(self.conversations, tenant, conversation_id, actor=actor)
 
     def _answer(self, request: AnswerRequest, clock: _Clock, store: ConversationStore, *,
                 persona_id: str | None = None) -> Reply:
@@ -413,8 +397,9 @@ class Agent:
 
 
 def _frame(conversation: Conversation, resolved: ResolvedPersona, language: str) -> tuple[str, str]:
-    """The reply's greeting (on the bot's first reply only) and sign-off, in the reply language."""
-    greeting = "" if conversation.bot_has_replied else greeting_for(resolved.persona, language)
+    """The reply's greeting (on the bot's first reply only, unless the widget showed it) and sign-off, in the
+    reply language."""
+    greeting = "" if conversation.bot_has_replied or conversation.greeted else greeting_for(resolved.persona, language)
     return greeting, sign_off_for(resolved.persona, language)
 
 

@@ -14,7 +14,16 @@ failure still finds everything a first attempt left):
    document is written as a new version without them (``KnowledgeIndex.write_document`` switches versions
    atomically, then deletes the old version's chunks), or deleted when nothing else remains. The rewritten
    version keeps the document's ``source_hash``, so re-uploading the same original file is "unchanged" and
-   does not bring the customer back.
+   does not bring the customer back;
+5. the links of their identities (on any channel, with exactly that id) to customer profiles
+   (``agent.profiles``); a profile left with no identity is deleted with its last one.
+
+``erase_profile(tenant, profile_id, actor=...)`` erases one customer across channels: each identity the
+profile links, as above (one audit entry per identity, so each id's erasure can be looked up later), which
+unlinks it, deleting the profile with its last identity, then one audit entry for the profile itself
+(``action="erase_profile"``, the digest of the profile id, the summed counts). The profile goes last, so a
+failure halfway leaves it listing every identity not yet erased, and a retry finishes the job; a profile
+erased already is a ``NotFoundError``.
 
 Erasures of one tenant run one at a time (a Redis lock), so two of them never rewrite a document at once.
 Everything is idempotent: erasing again reports nothing. Each request, completed or failed, appends an
@@ -36,8 +45,8 @@ import hmac
 import json
 import secrets
 from collections import Counter
-from collections.abc import Collection
-from contextlib import suppress
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -46,6 +55,7 @@ import redis
 from pydantic import BaseModel, Field
 
 from agent.inbox import Inbox
+from agent.profiles import ProfileStore
 from agent.state import KEY_PREFIX, ConversationStore
 from agent.webhook_store import WebhookStore
 from knowledge.index import KnowledgeIndex
@@ -57,6 +67,8 @@ AUDIT_PREFIX = "polydesk:audit"
 AUDIT_SALT_PREFIX = "polydesk:audit-salt"
 ERASE_LOCK_PREFIX = "polydesk:lock:erase"
 _SCAN_BATCH = 1000
+_PROFILE_ROUNDS = 5  # identities linked to a profile while it is erased are erased in the next round
+AuditAction = Literal["erase_customer", "erase_profile"]
 
 
 @dataclass
@@ -73,6 +85,7 @@ class ErasureReport:
     transcript_chunks: int = 0
     documents_rewritten: list[str] = field(default_factory=list)
     documents_deleted: list[str] = field(default_factory=list)
+    profile_links: int = 0  # links of the customer's identities to customer profiles
     audit_id: str | None = None  # the audit entry that records this erasure
 
     def counts(self) -> dict[str, int]:
@@ -85,6 +98,7 @@ class ErasureReport:
             "transcript_chunks": self.transcript_chunks,
             "documents_rewritten": len(self.documents_rewritten),
             "documents_deleted": len(self.documents_deleted),
+            "profile_links": self.profile_links,
         }
 
     @property
@@ -92,16 +106,33 @@ class ErasureReport:
         return any(self.counts().values())
 
 
+@dataclass
+class ProfileErasureReport:
+    """What erasing a customer profile removed: each of its identities' erasure, and the profile."""
+
+    tenant: str
+    profile_id: str
+    customers: list[ErasureReport] = field(default_factory=list)  # one per identity's customer id
+    audit_id: str | None = None  # the audit entry for the profile (each customer's has its own)
+
+    def counts(self) -> dict[str, int]:
+        total: Counter[str] = Counter({key: 0 for key in ErasureReport("", "").counts()})
+        for report in self.customers:
+            total.update(report.counts())
+        return {"customers": len(self.customers), **total}
+
+
 class AuditEntry(BaseModel):
     """One audited action; holds no erased content and no customer id, only its keyed digest."""
 
     id: str = Field(description="the stream id of the entry")
-    action: Literal["erase_customer"]
+    action: AuditAction
     outcome: Literal["completed", "failed"]
     tenant: str
     actor: str = Field(description="who asked: the API key id")
     at: datetime
-    customer_digest: str = Field(description="hex HMAC-SHA256 of the customer id, keyed with the tenant's salt")
+    customer_digest: str = Field(description="hex HMAC-SHA256 of the customer id (of the profile id for "
+                                 "'erase_profile'), keyed with the tenant's salt")
     counts: dict[str, int]
 
 
@@ -126,10 +157,12 @@ class AuditLog:
                         hashlib.sha256).hexdigest()
 
     def record(self, *, tenant: str, actor: str, customer_id: str, counts: dict[str, int],
-               outcome: Literal["completed", "failed"] = "completed") -> AuditEntry:
+               outcome: Literal["completed", "failed"] = "completed",
+               action: AuditAction = "erase_customer") -> AuditEntry:
+        """Append an entry; ``customer_id`` is the profile id for ``action="erase_profile"``."""
         at = datetime.now(UTC)
         fields: dict[Any, Any] = {
-            "action": "erase_customer", "outcome": outcome, "tenant": tenant, "actor": actor,
+            "action": action, "outcome": outcome, "tenant": tenant, "actor": actor,
             "at": at.isoformat(), "customer_digest": self.customer_digest(tenant, customer_id),
             "counts": json.dumps(counts, sort_keys=True),
         }
@@ -161,13 +194,14 @@ class CustomerEraser:
     """Erases a customer's conversations, events, linked Redis keys and transcript chunks (module docstring)."""
 
     def __init__(self, *, conversations: ConversationStore, index: KnowledgeIndex, audit: AuditLog | None = None,
-                 inbox: Inbox | None = None, scan_conversations: bool = True, lock_s: float = 900.0,
-                 wait_s: float = 60.0) -> None:
+                 inbox: Inbox | None = None, profiles: ProfileStore | None = None, scan_conversations: bool = True,
+                 lock_s: float = 900.0, wait_s: float = 60.0) -> None:
         self.conversations = conversations
         self.inbox = inbox
         self.client = conversations.client
         self.index = index
         self.audit = audit or AuditLog(conversations.client)
+        self.profiles = profiles or ProfileStore(conversations.client)
         # Conversations saved before the customer index existed are found only by scanning (O(keyspace)).
         self.scan_conversations = scan_conversations
         self.lock_s, self.wait_s = lock_s, wait_s
@@ -175,26 +209,69 @@ class CustomerEraser:
     def erase(self, tenant: str, customer_id: str, *, actor: str) -> ErasureReport:
         """Erase everything of ``customer_id`` in ``tenant``; audited, completed or not."""
         report = ErasureReport(tenant=tenant, customer_id=customer_id)
-        try:
-            lock = self.client.lock(f"{ERASE_LOCK_PREFIX}:{tenant}", timeout=self.lock_s,
-                                    blocking_timeout=self.wait_s)
-            with redis_errors("lock the erasure"):
-                acquired = lock.acquire()
-            if not acquired:
-                raise ConflictError(f"another erasure of tenant {tenant!r} is running; try again")
-            try:
+
+        def erase() -> None:
+            with self._tenant_locked(tenant):
                 self._erase(report)
-            finally:
-                with suppress(redis.exceptions.RedisError):  # it expired while held, or Redis is gone: it times out
-                    lock.release()
+
+        report.audit_id = self._audited(tenant, actor, "erase_customer", customer_id, report.counts, erase)
+        return report
+
+    def erase_profile(self, tenant: str, profile_id: str, *, actor: str) -> ProfileErasureReport:
+        """Erase every identity of the profile, then the profile (module docstring); a ``NotFoundError`` when
+        there is no such profile (erased already, or never created)."""
+        self.profiles.get(tenant, profile_id)
+        report = ProfileErasureReport(tenant=tenant, profile_id=profile_id)
+
+        def erase() -> None:
+            with self._tenant_locked(tenant):
+                for _ in range(_PROFILE_ROUNDS):
+                    profile = self.profiles.find(tenant, profile_id)
+                    if profile is None:
+                        return
+                    if not profile.identities:
+                        self.profiles.delete(tenant, profile_id)
+                        return
+                    for customer_id in dict.fromkeys(i.customer_id for i in profile.identities):
+                        report.customers.append(self._erase_audited(tenant, customer_id, actor))
+                raise ConflictError(f"identities are being linked to profile {profile_id!r} while it is erased; "
+                                    "try again")
+
+        report.audit_id = self._audited(tenant, actor, "erase_profile", profile_id, report.counts, erase)
+        return report
+
+    def _erase_audited(self, tenant: str, customer_id: str, actor: str) -> ErasureReport:
+        """``erase`` for a caller that holds the tenant's erasure lock."""
+        report = ErasureReport(tenant=tenant, customer_id=customer_id)
+        report.audit_id = self._audited(tenant, actor, "erase_customer", customer_id, report.counts,
+                                        lambda: self._erase(report))
+        return report
+
+    def _audited(self, tenant: str, actor: str, action: AuditAction, subject: str,
+                 counts: Callable[[], dict[str, int]], work: Callable[[], None]) -> str:
+        """Run ``work`` and record it in the audit log, completed or failed; the entry's id."""
+        try:
+            work()
         except Exception:
             with suppress(Exception):  # Redis is down: the original error says more
-                self.audit.record(tenant=tenant, actor=actor, customer_id=customer_id, counts=report.counts(),
-                                  outcome="failed")
+                self.audit.record(tenant=tenant, actor=actor, customer_id=subject, counts=counts(),
+                                  outcome="failed", action=action)
             raise
-        entry = self.audit.record(tenant=tenant, actor=actor, customer_id=customer_id, counts=report.counts())
-        report.audit_id = entry.id
-        return report
+        return self.audit.record(tenant=tenant, actor=actor, customer_id=subject, counts=counts(), action=action).id
+
+    @contextmanager
+    def _tenant_locked(self, tenant: str) -> Iterator[None]:
+        """Erasures of one tenant run one at a time; a ``ConflictError`` when another holds the lock too long."""
+        lock = self.client.lock(f"{ERASE_LOCK_PREFIX}:{tenant}", timeout=self.lock_s, blocking_timeout=self.wait_s)
+        with redis_errors("lock the erasure"):
+            acquired = lock.acquire()
+        if not acquired:
+            raise ConflictError(f"another erasure of tenant {tenant!r} is running; try again")
+        try:
+            yield
+        finally:
+            with suppress(redis.exceptions.RedisError):  # it expired while held, or Redis is gone: it times out
+                lock.release()
 
     def _erase(self, report: ErasureReport) -> None:
         tenant, customer_id = report.tenant, report.customer_id
@@ -212,6 +289,7 @@ class CustomerEraser:
         if self.inbox is not None:
             report.inbox_messages = self.inbox.erase_customer(tenant, customer_id)
         self._erase_transcripts(report)
+        report.profile_links = len(self.profiles.unlink_customer(tenant, customer_id))
 
     # -- Redis ---------------------------------------------------------------------------------------------------
 

@@ -80,6 +80,8 @@ class Conversation(BaseModel):
     owner: Literal["bot", "human"] = "bot"
     turns: list[Turn] = Field(default_factory=list)
     notices_shown: list[str] = Field(default_factory=list, description="compliance notices already shown")
+    greeted: bool = Field(default=False, description="the persona's greeting was shown before the first reply "
+                          "(by the web widget when it opened the conversation)")
     handoffs: list[Handoff] = Field(default_factory=list, description="handoffs to humans, oldest first")
     query_vector: str | None = Field(default=None, repr=False,
                                      description="base64 float16 embedding of the last retrieval query")
@@ -155,6 +157,27 @@ class ConversationStore:
         except ValidationError as exc:
             raise StoreError(f"conversation {conversation_id} is stored in an unreadable form: {exc}") from exc
 
+    def customer_conversations(self, tenant: str, customer_id: str) -> list[Conversation]:
+        """The customer's conversations kept in the customer index (those saved since it exists), in no order;
+        one whose id another customer has reused since is left out."""
+        prefix = self.key(tenant, "")
+        with redis_errors("read the customer's conversations"):
+            keys = sorted(k for k in (_text(m) for m in self.client.smembers(self.customer_key(tenant, customer_id)))
+                          if k.startswith(prefix))
+            values = self.client.mget(keys) if keys else []
+        found = []
+        for key, raw in zip(keys, values, strict=True):
+            if raw is None:  # expired: the index outlives it by at most the retention period
+                continue
+            try:
+                conversation = Conversation.model_validate_json(raw)
+            except ValidationError as exc:
+                raise StoreError(f"conversation {key.removeprefix(prefix)} is stored in an unreadable form: "
+                                 f"{exc}") from exc
+            if conversation.customer_id == customer_id:
+                found.append(conversation)
+        return found
+
     def save(self, conversation: Conversation, *, events: Sequence[HandoffEvent] = ()) -> None:
         """Write the conversation (restarting its retention period), link it to its customer, publish ``events``.
 
@@ -203,3 +226,7 @@ class ConversationStore:
     def ping(self) -> bool:
         with redis_errors("reach Redis"):
             return bool(self.client.ping())
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -391,14 +391,28 @@ class WebhookDispatcher:
 
 
 def _retry_after(response: httpx.Response, now: float) -> float | None:
-    """Seconds from a ``Retry-After`` header, in seconds or as an HTTP date."""
+    """Seconds from a ``Retry-After`` header, in seconds or as an HTTP date; without one, the wait a JSON body
+    names the way Telegram's Bot API does (``{"ok": false, "parameters": {"retry_after": 5}}``)."""
     value = response.headers.get("Retry-After", "").strip()
     if value.isdigit():
         return float(value)
+    if not value:
+        return _retry_after_in_body(response)
     try:
         return email.utils.parsedate_to_datetime(value).timestamp() - now
     except (TypeError, ValueError):
         return None
+
+
+def _retry_after_in_body(response: httpx.Response) -> float | None:
+    if "json" not in response.headers.get("Content-Type", "") or len(response.content) > 4096:
+        return None
+    try:
+        parameters = response.json().get("parameters") or {}
+        seconds = parameters.get("retry_after")
+    except (ValueError, AttributeError):
+        return None
+    return float(seconds) if isinstance(seconds, int | float) and 0 <= seconds <= 86400 else None
 
 
 def _pairs(flat: list[Any]) -> dict[Any, Any]:

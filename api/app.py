@@ -24,7 +24,8 @@ from api import errors
 from api.auth import ApiKey, demo_keys, parse_keys
 from api.deps import Services
 from api.guard import RequestGuard, TrailingSlash
-from api.routes import answer, channels, chat, conversations, knowledge, ops, personas, privacy
+from api.routes import answer, channels, chat, conversations, customers, knowledge, ops, personas, privacy
+from api.routes import widget as widget_routes
 from api.runtime import Runtime
 from polydesk.errors import ConfigError
 from polydesk.settings import Settings, get_settings
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     errors.install(app)
     for module in (answer, chat, knowledge, conversations, privacy, personas, ops, channels):
         app.include_router(module.router)
+    app.include_router(widget_routes.router)
+    app.include_router(customers.router)
 
     # Outermost last: the slash is settled first, then every request is counted, then guarded.
     app.add_middleware(RequestGuard)

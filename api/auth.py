@@ -4,10 +4,15 @@ Roles (a higher role does what a lower one does, except where noted):
 
 - ``connector``: answer customers (``/v1/answer*``, ``/v1/chat/completions``);
 - ``content``: manage knowledge (``/v1/knowledge*``) and try personas;
-- ``admin``: everything, including conversations, privacy and the audit log.
+- ``admin``: everything, including conversations, privacy and the audit log;
+- ``widget``: a *public* key, written into a brand's web page (``/widget.js``): it may only open and continue the
+  web chat widget's own conversations of its tenant (``/v1/widget/*``), and only from the origins it lists
+  (``allowed_origins``, required: ``scheme://host[:port]``, no path, no wildcard). No other role does a widget
+  key's work, not even admin (a widget request is checked against the key's origins, which an admin key has none
+  of), and a widget key does nothing else. ``allowed_origins`` on any other role is refused.
 
-Keys come from ``POLYDESK_API_KEYS`` (a JSON list of ``{"key", "tenant", "role"}``) or, when
-none is configured, from a key file ``polydesk serve`` writes once with demo keys.
+Keys come from ``POLYDESK_API_KEYS`` (a JSON list of ``{"key", "tenant", "role"}``, plus ``allowed_origins``
+for widget keys) or, when none is configured, from a key file ``polydesk serve`` writes once with demo keys.
 
 Example:
     >>> ring = KeyRing([ApiKey(key="pd_live_0123456789abcdef", tenant="tidewell", role="connector")])
@@ -27,21 +32,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 
 from knowledge.schema import normalize_tenant
-from polydesk.errors import ConfigError
+from polydesk.errors import ConfigError, PermissionDeniedError
 
-Role = Literal["connector", "content", "admin"]
+Role = Literal["connector", "content", "admin", "widget"]
+# The roles of secret (server-side) keys; the public widget key is apart: it needs its allowed origins.
 ROLES: tuple[Role, ...] = ("connector", "content", "admin")
-# What each role may do besides its own area: admin may do everything.
+WIDGET: Role = "widget"
+# What each role may do besides its own area: admin may do everything a secret key does.
 _GRANTS: dict[Role, frozenset[Role]] = {
     "connector": frozenset({"connector"}),
     "content": frozenset({"content"}),
     "admin": frozenset(ROLES),
+    "widget": frozenset({"widget"}),
 }
 MIN_KEY_CHARS = 16
+ORIGIN_NOT_ALLOWED = "origin_not_allowed"  # the stable code of a widget request from an origin its key does not list
 
 
 class ApiKey(BaseModel):
@@ -50,6 +60,9 @@ class ApiKey(BaseModel):
     key: SecretStr = Field(description=f"the secret the client sends; at least {MIN_KEY_CHARS} characters")
     tenant: str
     role: Role
+    allowed_origins: list[str] | None = Field(
+        default=None, description="widget keys only, and required there: the origins of the brand's pages, "
+        "e.g. 'https://shop.example'")
 
     @field_validator("key")
     @classmethod
@@ -63,14 +76,50 @@ class ApiKey(BaseModel):
     def _tenant(cls, value: str) -> str:
         return normalize_tenant(value)
 
+    @model_validator(mode="after")
+    def _origins(self) -> ApiKey:
+        if self.role != WIDGET:
+            if self.allowed_origins is not None:
+                raise ValueError(f"allowed_origins is only for widget keys, not {self.role} keys")
+            return self
+        if not self.allowed_origins:
+            raise ValueError("a widget key needs allowed_origins: the origins of the pages that embed the widget")
+        self.allowed_origins = list(dict.fromkeys(normalize_origin(origin) for origin in self.allowed_origins))
+        return self
+
+
+def normalize_origin(value: str) -> str:
+    """A web origin as browsers send it in ``Origin``: ``scheme://host[:port]``, lower case, the default port
+    dropped, an international host in its ASCII form. ``ValueError`` for anything else (a path, a wildcard).
+
+        >>> normalize_origin("HTTPS://Shop.Example:443")
+        'https://shop.example'
+    """
+    parts = urlsplit(value.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        raise ValueError(f"the origin {value!r} has an invalid host or port") from None
+    if scheme not in ("http", "https") or not host or "*" in value or parts.username is not None \
+            or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"the origin {value!r} is not scheme://host[:port] (http or https, no path, no wildcard)")
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who sends a request: the key's short id (safe to log), its tenant and its role."""
+    """Who sends a request: the key's short id (safe to log), its tenant, its role and, for a widget key, the
+    origins its pages may call from."""
 
     key_id: str
     tenant: str
     role: Role
+    allowed_origins: frozenset[str] = frozenset()
 
     def allows(self, role: Role) -> bool:
         return role in _GRANTS[self.role]
@@ -87,7 +136,8 @@ class KeyRing:
         self._callers: dict[bytes, Caller] = {}
         for api_key in keys:
             digest = _digest(api_key.key.get_secret_value())
-            self._callers[digest] = Caller(key_id=digest.hex()[:12], tenant=api_key.tenant, role=api_key.role)
+            self._callers[digest] = Caller(key_id=digest.hex()[:12], tenant=api_key.tenant, role=api_key.role,
+                                           allowed_origins=frozenset(api_key.allowed_origins or ()))
 
     def __len__(self) -> int:
         return len(self._callers)
@@ -103,6 +153,17 @@ class KeyRing:
     def tenants(self) -> list[str]:
         return sorted({caller.tenant for caller in self._callers.values()})
 
+    def widget_origin(self, origin: str) -> bool:
+        """Whether some widget key lists ``origin`` (a CORS preflight carries no key to check it against)."""
+        return any(origin in caller.allowed_origins for caller in self._callers.values())
+
+
+def origin_refused(origin: str | None) -> PermissionDeniedError:
+    """403 ``origin_not_allowed``: a widget request from a page its key does not list (or from no page)."""
+    shown = "no Origin header" if origin is None else f"the origin {origin[:100]!r}"
+    return PermissionDeniedError(f"{shown} may not use this widget key; list it in the key's allowed_origins",
+                                 code=ORIGIN_NOT_ALLOWED)
+
 
 def parse_keys(text: str, *, origin: str) -> list[ApiKey]:
     """Keys from a JSON list; a ``ConfigError`` that names ``origin`` and the bad entry."""
@@ -114,14 +175,22 @@ def parse_keys(text: str, *, origin: str) -> list[ApiKey]:
         raise ConfigError(f"{origin}: entry {where}: {problem['msg']}") from None
 
 
+# The demo widget key's pages: a test page served with ``python -m http.server 8080`` next to ``polydesk serve``.
+DEMO_WIDGET_ORIGINS = ("http://localhost:8080", "http://127.0.0.1:8080")
+
+
 def demo_keys(path: Path, *, tenant: str) -> tuple[list[ApiKey], bool]:
-    """The keys in ``path``, or new random keys (one per role) written there with mode 600. True when new."""
+    """The keys in ``path``, or new random keys (one per role, and a widget key for ``DEMO_WIDGET_ORIGINS``)
+    written there with mode 600. True when new."""
     if path.exists():
         return parse_keys(path.read_text(encoding="utf-8"), origin=str(path)), False
     keys = [ApiKey(key=SecretStr(f"pd_{role}_{secrets.token_urlsafe(24)}"), tenant=tenant, role=role)
             for role in ROLES]
+    keys.append(ApiKey(key=SecretStr(f"pd_widget_{secrets.token_urlsafe(24)}"), tenant=tenant, role=WIDGET,
+                       allowed_origins=list(DEMO_WIDGET_ORIGINS)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps([{"key": k.key.get_secret_value(), "tenant": k.tenant, "role": k.role} for k in keys], indent=2)
+    data = json.dumps([k.model_dump(mode="json", exclude_none=True) | {"key": k.key.get_secret_value()}
+                       for k in keys], indent=2)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(data + "\n")

@@ -20,9 +20,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from agent.events import EventLog
 from agent.inbox import Inbox
 from agent.pipeline import Agent
+from agent.profiles import ProfileStore
 from agent.state import ConversationStore
 from agent.webhooks import WebhookDispatcher
-from api.auth import ApiKey, Caller, KeyRing, Role
+from api.auth import ApiKey, Caller, KeyRing, Role, origin_refused
 from api.channels.service import ChannelService, agent_answer
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
@@ -76,6 +77,10 @@ class Services:
         return self.runtime.conversations
 
     @property
+    def profiles(self) -> ProfileStore:
+        return self.runtime.profiles
+
+    @property
     def events(self) -> EventLog:
         return self.runtime.events
 
@@ -97,7 +102,8 @@ class Services:
         answer = agent_answer(runtime.agent, inbox, degraded_reply=settings.degraded_reply,
                               observe=lambda reply, market: metrics.observe_reply(reply, market=market))
         try:
-            channels = ChannelService.from_settings(settings, client, answer=answer)  # ConfigError: do not start
+            channels = ChannelService.from_settings(settings, client, answer=answer,  # ConfigError: do not start
+                                                   conversations=runtime.conversations, catalog=runtime.catalog)
         except Exception:
             if owns_runtime:
                 runtime.close()
@@ -165,7 +171,7 @@ def require_role(role: Role) -> Callable[..., Caller]:
         if caller is None:
             raise AuthenticationError("unknown API key")
         if not caller.allows(role):
-            needed = "an admin key" if role == "admin" else f"a {role} or admin key"
+            needed = {"admin": "an admin key", "widget": "a widget key"}.get(role, f"a {role} or admin key")
             raise PermissionDeniedError(f"a {caller.role} key may not do this; it needs {needed}")
         services.limiter.check(caller.key_id)
         return caller
@@ -176,3 +182,14 @@ def require_role(role: Role) -> Callable[..., Caller]:
 ConnectorCaller = Annotated[Caller, Depends(require_role("connector"))]
 ContentCaller = Annotated[Caller, Depends(require_role("content"))]
 AdminCaller = Annotated[Caller, Depends(require_role("admin"))]
+
+
+def require_widget(request: Request, caller: Annotated[Caller, Depends(require_role("widget"))]) -> Caller:
+    """A dependency: the caller of a widget key, called from a page of one of the key's allowed origins."""
+    origin = request.headers.get("origin")
+    if origin is None or origin not in caller.allowed_origins:
+        raise origin_refused(origin)
+    return caller
+
+
+WidgetCaller = Annotated[Caller, Depends(require_widget)]

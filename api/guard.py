@@ -9,7 +9,16 @@
   a 200 MB one costs nothing. The route's own dependency still checks the key's role and rate
   limit (``api.deps``).
 - **signed webhooks** (``/v1/channels/``) are the exception: the platform's signature, checked by the route
-  on the raw body, stands in for the key; they keep the small unauthenticated body limit.
+  on the raw body, stands in for the key; they keep the small unauthenticated body limit, except a forwarded
+  raw mail (``/v1/channels/email/``, ``message/rfc822``): attachments make a mail far larger than any chat
+  webhook, so it may send up to ``channel_email_max_bytes`` (what mail providers accept, 25 MiB by default),
+  still counted as it arrives and refused 413 beyond; only the signed body of a configured tenant is parsed.
+- **the web chat widget** (``/v1/widget/``): its key is public (it sits in a brand's page), so it counts as a key
+  on the widget's routes only: elsewhere under ``/v1/`` it is refused ``403 forbidden`` before the body, and its
+  bodies keep the unauthenticated limit. A CORS preflight (``OPTIONS``, which carries no key) is answered here:
+  ``204`` with the requesting origin allowed when some widget key lists it, else ``403 origin_not_allowed``; every
+  widget response says ``Vary: Origin`` and echoes such an origin in ``Access-Control-Allow-Origin`` (no
+  credentials mode). Whether the origin belongs to the key used is the route's check (``api.deps.WidgetCaller``).
 - **a small body for the unauthenticated**: elsewhere (``/healthz``, a path that is no route), a
   request without a valid key may send at most ``unauthenticated_max_body_bytes`` (``413
   body_too_large``; by ``Content-Length`` before reading, else counted as it arrives).
@@ -27,15 +36,18 @@ from __future__ import annotations
 import codecs
 from typing import TYPE_CHECKING
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import WIDGET, origin_refused
 from api.errors import polydesk_response
 from polydesk.errors import (
     AuthenticationError,
     AuthThrottledError,
     BodyTooLargeError,
+    PermissionDeniedError,
     PolydeskError,
     UnsupportedEncodingError,
 )
@@ -47,6 +59,8 @@ AUTHENTICATED_PREFIX = "/v1/"
 # Chat platforms' webhooks: authenticated by the platform's signature on the body (api.channels), not by a key;
 # they keep the unauthenticated body limit.
 SIGNED_WEBHOOK_PREFIX = "/v1/channels/"
+MAIL_WEBHOOK_PREFIX = "/v1/channels/email/"  # raw mail: up to channel_email_max_bytes
+WIDGET_PREFIX = "/v1/widget/"  # the public widget key's routes (api.routes.widget)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _UTF8 = frozenset({"utf-8", "utf8"})
 
@@ -61,16 +75,28 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        raw_key = _bearer(headers.get("authorization", ""))
-        authenticated = raw_key is not None and services.keys.authenticate(raw_key) is not None
         path: str = scope["path"]
+        if path.startswith(WIDGET_PREFIX):
+            origin = headers.get("origin")
+            send = _widget_cors(origin if origin and services.keys.widget_origin(origin) else None, send)
+            if scope["method"] == "OPTIONS":
+                await _preflight(origin, services)(scope, receive, send)
+                return
+        raw_key = _bearer(headers.get("authorization", ""))
+        caller = services.keys.authenticate(raw_key) if raw_key is not None else None
         limit: int | None = None
-        if not authenticated:
-            if (path.startswith(AUTHENTICATED_PREFIX) and not path.startswith(SIGNED_WEBHOOK_PREFIX)
-                    and _matches(scope["app"].router.routes, scope)):
-                await _refuse(self._unauthenticated(services, scope, raw_key), scope, receive, send)
+        if caller is None or caller.role == WIDGET:
+            guarded = (path.startswith(AUTHENTICATED_PREFIX) and not path.startswith(SIGNED_WEBHOOK_PREFIX)
+                       and not (caller is not None and path.startswith(WIDGET_PREFIX))
+                       and _matches(scope["app"].router.routes, scope))
+            if guarded:
+                error = (self._unauthenticated(services, scope, raw_key) if caller is None else
+                         PermissionDeniedError("a widget key may only call the widget's routes (/v1/widget/)"))
+                await _refuse(error, scope, receive, send)
                 return
             limit = services.settings.unauthenticated_max_body_bytes
+            if path.startswith(MAIL_WEBHOOK_PREFIX):
+                limit = max(limit, services.settings.channel_email_max_bytes)
             length = _content_length(headers)
             if length is not None and length > limit:
                 await _refuse(BodyTooLargeError(f"a request without an API key may send at most {limit} bytes"),
@@ -158,6 +184,29 @@ class _Checked:
             return UnsupportedEncodingError(f"JSON bodies must be UTF-8; byte {self.received - len(chunk) + exc.start}"
                                             " is not")
         return None
+
+
+def _widget_cors(allowed_origin: str | None, send: Send) -> Send:
+    """``send`` adding ``Vary: Origin`` and, for an origin some widget key lists, ``Access-Control-Allow-Origin``."""
+
+    async def cors_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            headers.add_vary_header("Origin")
+            if allowed_origin is not None:
+                headers["Access-Control-Allow-Origin"] = allowed_origin
+                headers["Access-Control-Expose-Headers"] = "Retry-After"
+        await send(message)
+
+    return cors_send
+
+
+def _preflight(origin: str | None, services: Services) -> Response:
+    if origin is None or not services.keys.widget_origin(origin):
+        return polydesk_response(origin_refused(origin))
+    return Response(status_code=204, headers={"Access-Control-Allow-Methods": "GET, POST",
+                                              "Access-Control-Allow-Headers": "Authorization, Content-Type",
+                                              "Access-Control-Max-Age": "600"})
 
 
 async def _refuse(error: PolydeskError, scope: Scope, receive: Receive, send: Send) -> None:

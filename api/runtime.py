@@ -3,7 +3,8 @@
 ```
 settings ─▶ Runtime.open
    ├─ Redis client (POLYDESK_REDIS_URL, else own redis-server) ───┬─▶ EventLog (handoff stream)
-   │                                                              └─▶ ConversationStore (state, locks)
+   │                                                              ├─▶ ConversationStore (state, locks)
+   │                                                              └─▶ ProfileStore (one customer across channels)
    ├─ KnowledgeIndex (Qdrant store + embedder + lexical encoder)
    ├─ PersonaCatalog (YAML)
    ├─ EscalationPolicy (intent classifier on the index's embedder)
@@ -35,6 +36,7 @@ from agent.events import EventLog
 from agent.generators import create_generator
 from agent.intents import IntentClassifier
 from agent.pipeline import Agent
+from agent.profiles import ProfileStore
 from agent.state import ConversationStore
 from knowledge.index import KnowledgeIndex
 from personas import PersonaCatalog
@@ -55,6 +57,7 @@ class Runtime:
     events: EventLog
     conversations: ConversationStore
     agent: Agent
+    profiles: ProfileStore
     _owned: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -81,7 +84,7 @@ class Runtime:
             _close_all(owned)
             raise
         return cls(settings=settings, redis=redis_client, index=index, catalog=catalog, events=events,
-                   conversations=conversations, agent=agent, _owned=owned)
+                   conversations=conversations, agent=agent, profiles=ProfileStore(redis_client), _owned=owned)
 
     def close(self) -> None:
         """Close what ``open`` opened, newest first (safe to call twice)."""

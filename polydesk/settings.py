@@ -169,6 +169,10 @@ class Settings(BaseSettings):
     channel_dedupe_hours: float = Field(
         default=24.0, gt=0, description="how long a platform's event id is remembered (redeliveries answered once)",
     )
+    channel_email_max_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024,
+        description="largest raw mail the signed e-mail webhook takes (attachments included; 413 beyond)",
+    )
 
     @field_validator("redact_patterns")
     @classmethod

@@ -3,7 +3,8 @@
 #   1. create .venv/ with Python 3.11
 #   2. install the CPU build of torch first (a plain "torch" would pull several GB of CUDA packages)
 #   3. install the locked dependency set without re-resolving (requirements.lock), then polydesk itself
-#   4. run `polydesk demo`: ingest the bundled demo brand and answer sample searches
+#   4. install Debian's chromium and chromium-driver for the browser tests (tests/browser/), when missing
+#   5. run `polydesk demo`: ingest the bundled demo brand and answer sample searches
 # Set POLYDESK_SKIP_DEMO=1 to only install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,19 @@ if [ "$(cat "$LOCK_STAMP" 2>/dev/null)" != "$LOCK_SUM" ]; then
   "${PIP[@]}" -q --no-deps -e .
   .venv/bin/python -m pip check || true
   echo "$LOCK_SUM" > "$LOCK_STAMP"
+fi
+
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  # The browser tests drive the system's browser and driver (Selenium never downloads one).
+  SUDO=()
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo -n true 2>/dev/null && SUDO=(sudo -n)
+  if command -v apt-get >/dev/null && { [ "$(id -u)" -eq 0 ] || [ ${#SUDO[@]} -gt 0 ]; }; then
+    echo "==> installing chromium and chromium-driver (browser tests)"
+    "${SUDO[@]}" apt-get update -q >/dev/null && "${SUDO[@]}" apt-get install -y -q chromium chromium-driver >/dev/null \
+      || echo "    could not install them; the browser tests will be skipped (CI=true: they fail)"
+  else
+    echo "==> the browser tests need chromium and chromedriver: as root, apt-get install -y chromium chromium-driver"
+  fi
 fi
 
 if [ "${POLYDESK_SKIP_DEMO:-0}" != "1" ]; then

@@ -13,6 +13,10 @@ touching Redis or the network itself:
 Some platforms ask for more (Meta's): ``Challenged`` adapters answer the platform's ``GET`` verification of
 the webhook URL; ``Windowed`` adapters may only answer within a customer-service window and say why a reply
 may not go out (it is then dead-lettered, for a person to follow up, instead of sent).
+
+Some are no HTTP platform (e-mail): a ``SelfDelivering`` adapter sends a batch itself (SMTP) and says what
+the attempt came to as the webhook delivery's ``Outcome``, which the outbox retries or dead-letters like any
+other; a ``Hooked`` adapter says whether its webhook is open at all (e-mail's is only with a secret).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from agent.schema import CustomerMessage
+from agent.webhooks import Outcome
 
 
 @dataclass(frozen=True)
@@ -36,12 +41,15 @@ class Inbound:
 @dataclass(frozen=True)
 class SendCall:
     """One POST to the platform. ``one_shot``: a refusal means "send it the other way next time" (a LINE reply
-    token used up or expired), not a dead reply."""
+    token used up or expired), not a dead reply. ``url_secret``: a secret the platform wants in the URL (the
+    Telegram bot token), which ``url`` holds as ``URL_SECRET`` and only the transport puts in
+    (``api.channels.transport``), so no log line ever shows it."""
 
     url: str
     json: dict[str, Any]
     headers: dict[str, str]
     one_shot: bool = False
+    url_secret: str = field(default="", repr=False)
 
 
 class ChannelAdapter(Protocol):
@@ -68,3 +76,29 @@ class Windowed(Protocol):
     def refusal(self, context: Mapping[str, str], *, now: float) -> str | None:
         """Why a reply to the message of ``context`` may not be sent at ``now`` (``"<reason>: <detail>"``);
         None when it may."""
+
+
+@runtime_checkable
+class SelfDelivering(Protocol):
+    def deliver(self, batch: list[str], *, index: int, context: Mapping[str, str], key: str) -> Outcome:
+        """Send one batch (not by HTTP); ``key`` is the same on every retry of it, so that a resend can be
+        recognised as one. ``Outcome``: delivered, retry (with ``unreachable`` when the server is), rejected."""
+
+
+@runtime_checkable
+class Hooked(Protocol):
+    @property
+    def receives_webhooks(self) -> bool:
+        """False when this account takes no webhook (its route answers 404, nothing read)."""
+
+
+MEDIA_ONLY = "media_only"  # metadata flag: the customer sent an attachment (photo, voice, ...) without text
+
+
+def text_or_attachment(text: str, attachment: str | None, metadata: dict[str, str]) -> str:
+    """The text to queue: ``text``, or for an attachment without text ``"[<kind>]"`` flagged ``MEDIA_ONLY`` in
+    ``metadata`` (the service answers that it reads text only, instead of leaving the customer unanswered)."""
+    if text or not attachment:
+        return text
+    metadata[MEDIA_ONLY] = "true"
+    return f"[{attachment}]"

@@ -25,11 +25,23 @@ that holds it)::
         verify_token: "..."
         access_token: "..."                        # the Page access token
         market: MX
+      email:                                       # a support mailbox (api.channels.email)
+        market: DE
+        address: support@tidewell.example          # the From of replies; mail from it is never answered
+        display_name: Tidewell Kundenservice       # optional
+        smtp: {host: smtp.tidewell.example, port: 587, tls: starttls, username: support@tidewell.example,
+               password_env: TIDEWELL_MAIL_PASSWORD}   # tls: ssl (default) | starttls | none
+        imap: {host: imap.tidewell.example, username: support@tidewell.example,
+               password_env: TIDEWELL_MAIL_PASSWORD, folder: INBOX}   # optional: polled every poll_s
+        webhook_secret_env: TIDEWELL_MAIL_HOOK     # optional: signs the raw-MIME POST; without it, that POST is 404
+        poll_s: 30
 
 A channel without its secret (missing, empty, or an ``_env`` variable that is not set) is a ``ConfigError``
 when the service starts: there is no way to run a channel that accepts unsigned webhooks. Secrets are
 ``SecretStr`` (shown as ``**********``), never logged. Unknown keys are refused, so a typo is not a silently
-missing setting. The tenant of a webhook comes from its URL and this file, never from the payload.
+missing setting. The tenant of a webhook comes from its URL and this file, never from the payload. E-mail is
+the one channel whose webhook is optional (mail may come by IMAP alone): without ``webhook_secret`` its POST
+route is 404, never open; an ``smtp`` server is required (replies must go somewhere).
 
 Example:
     >>> accounts = ChannelAccounts.load(Path("channels.yaml"), environ=os.environ)   # doctest: +SKIP
@@ -40,30 +52,39 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from knowledge.schema import normalize_market, normalize_tenant
+from personas.market import EmailAddress
 from polydesk.errors import ConfigError
 
-ChannelName = Literal["line", "telegram", "whatsapp", "messenger", "instagram"]
-_SECRET_FIELDS = ("channel_secret", "access_token", "bot_token", "secret_token", "app_secret", "verify_token")
+ChannelName = Literal["line", "telegram", "whatsapp", "messenger", "instagram", "email"]
+_SECRET_FIELDS = ("channel_secret", "access_token", "bot_token", "secret_token", "app_secret", "verify_token",
+                  "password", "webhook_secret")
 _MARKET = r"^\s*[A-Za-z]{2,3}\s*$"
 _URL = r"^https?://[^\s/?#]+[^\s?#]*$"
 _GRAPH_API = "https://graph.facebook.com/v21.0"
 
 
-class _Account(BaseModel):
-    """What every channel account has: the market its customers are in and the platform's API base URL."""
+class _Secrets(BaseModel):
+    """A part of the file that may hold secrets: ``<secret>_env`` read from the environment, none blank."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    market: str = Field(pattern=_MARKET)
-    api_base: str = Field(pattern=_URL)
 
     @model_validator(mode="before")
     @classmethod
@@ -84,6 +105,20 @@ class _Account(BaseModel):
             data[name] = environ[variable].strip()
         return data
 
+    @field_validator(*_SECRET_FIELDS, mode="after", check_fields=False)
+    @classmethod
+    def _not_blank(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class _Account(_Secrets):
+    """What every channel account has: the market its customers are in and the platform's API base URL."""
+
+    market: str = Field(pattern=_MARKET)
+    api_base: str = Field(pattern=_URL)
+
     @field_validator("market")
     @classmethod
     def _market(cls, value: str | None) -> str | None:
@@ -93,13 +128,6 @@ class _Account(BaseModel):
     @classmethod
     def _base(cls, value: str) -> str:
         return value.rstrip("/")
-
-    @field_validator(*_SECRET_FIELDS, mode="after", check_fields=False)
-    @classmethod
-    def _not_blank(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
-        return value
 
 
 class LineAccount(_Account):
@@ -116,6 +144,14 @@ class TelegramAccount(_Account):
     bot_token: SecretStr
     secret_token: SecretStr
     api_base: str = Field(default="https://api.telegram.org", pattern=_URL)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _botfather_format(cls, value: SecretStr) -> SecretStr:
+        # "<bot id>:<35 characters of A-Z, a-z, 0-9, _ and ->", as BotFather issues it; it goes into URL paths.
+        if not re.fullmatch(r"[0-9]{3,20}:[A-Za-z0-9_-]{20,100}", value.get_secret_value()):
+            raise ValueError("is not a bot token as BotFather issues it (<digits>:<letters, digits, _ and ->)")
+        return value
 
     @field_validator("secret_token")
     @classmethod
@@ -165,7 +201,58 @@ class WhatsAppAccount(MetaAccount):
         return self.phone_numbers.get(phone_number_id, self.market)
 
 
-Account = LineAccount | TelegramAccount | WhatsAppAccount | MessengerAccount
+class MailServer(_Secrets):
+    """An IMAP or SMTP server: ``tls`` ``ssl`` (TLS from the first byte, the default), ``starttls``, or ``none``
+    (plain text: only when written out, e.g. a relay on loopback); ``port`` defaults by protocol and ``tls``."""
+
+    host: str = Field(pattern=r"^[^\s/:@]+$")
+    port: int | None = Field(default=None, ge=1, le=65535)
+    tls: Literal["ssl", "starttls", "none"] = "ssl"
+    username: str | None = Field(default=None, min_length=1)
+    password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _login_complete(self) -> MailServer:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both username and password (or password_env), or neither")
+        return self
+
+
+class ImapServer(MailServer):
+    """The mailbox polled for customers' mail (``UNSEEN`` in ``folder``, marked seen once queued)."""
+
+    username: str = Field(min_length=1)
+    password: SecretStr
+    # ASCII, as IMAP commands are: a folder with other letters is named in the modified UTF-7 the server lists
+    folder: str = Field(default="INBOX", min_length=1, max_length=200, pattern=r"^[ -~]+$")
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.tls == "ssl" else 143)
+
+
+class SmtpServer(MailServer):
+    """Where replies are sent (a login when ``username`` is given)."""
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"ssl": 465, "starttls": 587, "none": 25}[self.tls]
+
+
+class EmailAccount(_Secrets):
+    """A support address: replies by ``smtp``; mail in by ``imap`` polling and/or the signed raw-MIME POST
+    (``webhook_secret``; without it that POST is 404 for the tenant)."""
+
+    market: Annotated[str, AfterValidator(normalize_market)] = Field(pattern=_MARKET)
+    address: EmailAddress
+    display_name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\r\n]+$")
+    smtp: SmtpServer
+    imap: ImapServer | None = None
+    webhook_secret: SecretStr | None = None
+    poll_s: float = Field(default=30.0, gt=0, le=3600)
+
+
+Account = LineAccount | TelegramAccount | WhatsAppAccount | MessengerAccount | EmailAccount
 
 
 class TenantChannels(BaseModel):
@@ -176,6 +263,7 @@ class TenantChannels(BaseModel):
     whatsapp: WhatsAppAccount | None = None
     messenger: MessengerAccount | None = None
     instagram: MessengerAccount | None = None
+    email: EmailAccount | None = None
 
 
 class ChannelAccounts:

@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.schema import CustomerMessage
-from api.channels.base import Inbound, SendCall
+from api.channels.base import Inbound, SendCall, text_or_attachment
 from api.channels.config import LineAccount
 from api.channels.format import plain_text, split_text
 from personas.routing import Channel
@@ -39,6 +39,9 @@ REPLY_TOKEN_LIFETIME_S = 50.0  # LINE: about one minute; a margin for the queue 
 def signature(body: bytes, channel_secret: str) -> str:
     """The ``X-Line-Signature`` LINE sends with ``body``."""
     return base64.b64encode(hmac.new(channel_secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+_KINDS = ("text", "image", "video", "audio", "file", "location", "sticker")  # a message event's message types
 
 
 class LineAdapter:
@@ -58,8 +61,10 @@ class LineAdapter:
 
     def _message(self, event: dict[str, Any], received_at: float) -> Inbound | None:
         message, source = event.get("message") or {}, event.get("source") or {}
-        text = str(message.get("text") or "").strip()
-        if event.get("type") != "message" or message.get("type") != "text" or not text:
+        kind = str(message.get("type") or "")
+        metadata = {} if kind == "text" else {"attachment": kind}
+        text = text_or_attachment(str(message.get("text") or "").strip(), metadata.get("attachment"), metadata)
+        if event.get("type") != "message" or kind not in _KINDS or not text:
             return None
         if event.get("mode", "active") != "active":  # standby: another channel answers this chat
             return None
@@ -74,7 +79,8 @@ class LineAdapter:
             customer = CustomerMessage(
                 channel=Channel.LINE, market=self.account.market, message=text[:4000],
                 conversation_id=f"line-{chat}", customer_id=str(source.get("userId") or chat),
-                metadata={"line_message_id": str(message.get("id", ""))[:512], "line_source": str(source.get("type"))},
+                metadata={**metadata, "line_message_id": str(message.get("id", ""))[:512],
+                          "line_source": str(source.get("type"))},
             )
         except ValidationError:  # nothing a reader would see (only invisible characters): nothing to answer
             return None

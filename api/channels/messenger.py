@@ -9,7 +9,7 @@ WhatsApp (``api.channels.whatsapp.MetaWebhook``). One adapter serves both produc
   ``CustomerMessage``: customer ``sender.id`` (the page-scoped id, PSID), conversation
   ``<channel>-<page id>-<PSID>``; ``message.mid`` is its event id (a redelivery is answered once). Echoes of
   the Page's own messages (``message.is_echo``), deliveries, reads and postbacks are not answered; an
-  attachment without text has nothing to answer.
+  attachment without text gets a request to say it in words (``base.text_or_attachment``).
 * Replies: ``POST {api_base}/me/messages`` with ``{"recipient": {"id": PSID}, "messaging_type": "RESPONSE",
   "message": {"text": ...}}`` and the Page access token, plain text, at most 2000 characters per message.
 """
@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from api.channels.base import Inbound, SendCall
+from api.channels.base import Inbound, SendCall, text_or_attachment
 from api.channels.config import MessengerAccount
 from api.channels.format import plain_text, split_text
 from api.channels.whatsapp import MetaWebhook, customer_message
@@ -43,11 +43,12 @@ class MessengerAdapter(MetaWebhook):
         message = event.get("message") or {}
         psid, page = str((event.get("sender") or {}).get("id", "")), str((event.get("recipient") or {}).get("id", ""))
         text, mid = str(message.get("text") or "").strip(), message.get("mid")
-        if message.get("is_echo") or not text or not mid or not psid or not page:
-            return None
         metadata = {f"{self.name}_message_id": str(mid), "page_id": page}
         if message.get("attachments"):
             metadata["attachment"] = str(message["attachments"][0].get("type", "file"))
+        text = text_or_attachment(text, metadata.get("attachment"), metadata)
+        if message.get("is_echo") or not text or not mid or not psid or not page:
+            return None
         customer = customer_message(Channel.MESSENGER, self.account.market, text,
                                     conversation=f"{self.name}-{page}-{psid}", customer=psid, metadata=metadata)
         if customer is None:

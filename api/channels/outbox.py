@@ -7,7 +7,8 @@ Keys (``P`` = ``polydesk:channels:outbox``): ``P:due`` (sorted set: reply id -> 
 A reply is queued by ``api.channels.queue.InboundQueue.finish``. Each pass claims due replies with a lease
 (``agent.webhooks.CLAIM_DUE``) and makes their calls in order, counting each call that succeeded in ``sent``,
 so a retry resends only what did not go out. What counts as sent, retried or refused, and the wait between
-attempts, are the webhook delivery's own (``agent.webhooks.response_outcome``, ``backoff_delay``). A refused
+attempts, are the webhook delivery's own (``agent.webhooks.response_outcome``, ``backoff_delay``); an adapter
+that delivers a batch itself (``base.SelfDelivering``: e-mail by SMTP) reports the same ``Outcome``. A refused
 one-shot call (a used LINE reply token) is retried at once the other way; another refusal, ``max_attempts``
 failures or a reply older than ``retention_s`` is dead. While a platform is unreachable a pass stops at the
 first connection error (the rest wait their turn).
@@ -24,7 +25,8 @@ import httpx
 import redis
 
 from agent.webhooks import CLAIM_DUE, Outcome, backoff_delay, response_outcome, unreachable_outcome
-from api.channels.base import ChannelAdapter
+from api.channels.base import ChannelAdapter, SelfDelivering
+from api.channels.transport import secret_extension
 
 logger = logging.getLogger(__name__)
 
@@ -75,15 +77,9 @@ class Outbox:
             return Outcome("rejected")
         outcome, one_shot = Outcome("delivered"), False
         for index, batch in enumerate(item["batches"][done:], start=done):
-            call = adapter.send_call(batch, index=index, context=item["context"], attempts=attempts,
-                                     key=reply_id, now=now)
-            try:
-                response = self.client.post(call.url, json=call.json, headers=call.headers)
-                outcome = response_outcome(response, now)
-            except httpx.TransportError as exc:
-                outcome = unreachable_outcome(exc)
+            outcome, one_shot = self._attempt(adapter, batch, index=index, context=item["context"],
+                                              attempts=attempts, key=reply_id, now=now)
             if outcome.verdict != "delivered":
-                one_shot = call.one_shot
                 break
             self.redis.hincrby(item_key(reply_id), "sent", 1)
         attempts += 1
@@ -101,6 +97,20 @@ class Outbox:
                                   retry_after=outcome.retry_after)
             self._schedule(reply_id, attempts, outcome.error, now + delay)
         return outcome
+
+    def _attempt(self, adapter: ChannelAdapter, batch: list[str], *, index: int, context: dict[str, str],
+                 attempts: int, key: str, now: float) -> tuple[Outcome, bool]:
+        """Send one batch: by the adapter itself (``SelfDelivering``: SMTP) or by the HTTP call it describes;
+        the outcome, and whether a refusal was of a one-shot call."""
+        if isinstance(adapter, SelfDelivering):
+            return adapter.deliver(batch, index=index, context=context, key=key), False
+        call = adapter.send_call(batch, index=index, context=context, attempts=attempts, key=key, now=now)
+        try:
+            response = self.client.post(call.url, json=call.json, headers=call.headers,
+                                        extensions=secret_extension(call.url_secret))
+            return response_outcome(response, now), call.one_shot
+        except httpx.TransportError as exc:
+            return unreachable_outcome(exc), call.one_shot
 
     def _schedule(self, reply_id: str, attempts: int, error: str, at: float) -> None:
         pipe = self.redis.pipeline(transaction=True)

@@ -14,39 +14,20 @@ from __future__ import annotations
 
 import hmac
 import json
-import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from agent.schema import CustomerMessage
-from api.channels.base import Inbound, SendCall
+from api.channels.base import Inbound, SendCall, text_or_attachment
 from api.channels.config import TelegramAccount
 from api.channels.format import plain_text, split_text
+from api.channels.transport import URL_SECRET
 from personas.routing import Channel
 
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MAX_TEXT = 4096
-_BOT_PATH = re.compile(r"/bot[^/\s]+/")
-
-
-class _HideBotTokens(logging.Filter):
-    """The bot token is part of every Bot API URL; httpx logs request URLs at INFO. Never log the token."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(_BOT_PATH.sub("/bot<token>/", str(arg)) if "/bot" in str(arg) else arg
-                                for arg in record.args)
-        return True
-
-
-def hide_bot_tokens_in_http_logs() -> None:
-    """Install the filter on httpx's logger (once)."""
-    http_log = logging.getLogger("httpx")
-    if not any(isinstance(f, _HideBotTokens) for f in http_log.filters):
-        http_log.addFilter(_HideBotTokens())
 
 
 _MEDIA = ("photo", "document", "video", "voice", "audio", "animation", "sticker", "location", "contact")
@@ -68,11 +49,12 @@ class TelegramAdapter:
         message: dict[str, Any] = update.get("message") or {}
         chat, sender = message.get("chat") or {}, message.get("from") or {}
         text = str(message.get("text") or message.get("caption") or "").strip()
-        if "update_id" not in update or not text or "id" not in chat:
-            return []
         metadata = {"telegram_message_id": str(message.get("message_id", ""))}
         if media := next((kind for kind in _MEDIA if kind in message), None):
             metadata["attachment"] = media
+        text = text_or_attachment(text, media, metadata)
+        if "update_id" not in update or not text or "id" not in chat:
+            return []
         language = sender.get("language_code")
         try:
             customer = CustomerMessage(
@@ -89,8 +71,7 @@ class TelegramAdapter:
 
     def send_call(self, batch: list[str], *, index: int, context: Mapping[str, str], attempts: int,
                   key: str, now: float) -> SendCall:
-        # Checked at every call, not once: logging may be reconfigured after start-up (a dictConfig, a test
-        # harness) and lose the filter, and the token must never reach a log line.
-        hide_bot_tokens_in_http_logs()
-        url = f"{self.account.api_base}/bot{self.account.bot_token.get_secret_value()}/sendMessage"
-        return SendCall(url, {"chat_id": context["chat_id"], "text": "\n".join(batch)}, {})
+        # The token goes into the URL on the wire only (api.channels.transport): never into a log line.
+        return SendCall(f"{self.account.api_base}/bot{URL_SECRET}/sendMessage",
+                        {"chat_id": context["chat_id"], "text": "\n".join(batch)}, {},
+                        url_secret=self.account.bot_token.get_secret_value())

@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from agent.schema import CustomerMessage
-from api.channels.base import Inbound, SendCall
+from api.channels.base import Inbound, SendCall, text_or_attachment
 from api.channels.config import MetaAccount, WhatsAppAccount
 from api.channels.format import plain_text, split_text
 from personas.routing import Channel
@@ -114,6 +114,7 @@ class WhatsAppAdapter(MetaWebhook):
             text, metadata["attachment"] = str((message.get(kind) or {}).get("caption") or "").strip(), str(kind)
         else:
             return None
+        text = text_or_attachment(text, metadata.get("attachment"), metadata)
         market = self.account.market_for(number)
         if not text or not sender or not message_id or not number or market is None:
             return None

@@ -11,9 +11,11 @@ from __future__ import annotations
 import typer
 
 from api.cli import answering, demo, knowledge, serve
+from api.cli.channels import channels_app
 from api.cli.evals import eval_app
 from api.cli.events import events_app
 from api.cli.inbox import inbox_app
+from api.cli.profiles import profiles_app
 
 app = typer.Typer(
     name="polydesk",
@@ -29,3 +31,5 @@ for command in (knowledge.ingest, knowledge.search, knowledge.documents, knowled
 app.add_typer(eval_app, name="eval")
 app.add_typer(events_app, name="events")
 app.add_typer(inbox_app, name="inbox")
+app.add_typer(profiles_app, name="profiles")
+app.add_typer(channels_app, name="channels")

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.privacy import AuditLog, CustomerEraser, ErasureReport
+from agent.privacy import AuditAction, AuditLog, CustomerEraser, ErasureReport
 from api.deps import AdminCaller, ServicesDep
 from api.errors import error_responses
 
@@ -32,6 +32,8 @@ class ErasureCounts(BaseModel):
     transcript_chunks: int = Field(description="chunks of ingested transcripts removed from the index")
     documents_rewritten: int = Field(description="transcript documents written again without the customer")
     documents_deleted: int = Field(description="transcript documents deleted: nothing else was left in them")
+    profile_links: int = Field(description="links of the customer's identities to customer profiles "
+                               "removed (a profile left with no identity is deleted)")
 
 
 class ErasurePublic(BaseModel):
@@ -41,7 +43,8 @@ class ErasurePublic(BaseModel):
         "customer_id": "cust-81",
         "erased": True,
         "counts": {"conversations": 2, "events": 1, "webhook_entries": 0, "linked_keys": 1,
-                   "inbox_messages": 0, "transcript_chunks": 3, "documents_rewritten": 1, "documents_deleted": 0},
+                   "inbox_messages": 0, "transcript_chunks": 3, "documents_rewritten": 1, "documents_deleted": 0,
+                   "profile_links": 1},
         "conversation_ids": ["c-5f0c9b7e2d1a4c3b8e6f", "c-91d2e0a4b7c84f1e9a3d"],
         "event_ids": ["3b9f1c2d7e8a4b5c9d0e1f2a3b4c5d6e"],
         "webhook_event_ids": [],
@@ -71,7 +74,8 @@ class ErasurePublic(BaseModel):
 
 class AuditEntryPublic(BaseModel):
     id: str = Field(description="the entry's id (a Redis stream id: milliseconds-sequence)")
-    action: Literal["erase_customer"]
+    action: AuditAction = Field(description="'erase_customer', or 'erase_profile' (its customer_digest is the "
+                                "profile id's; each identity erased with it has an entry of its own)")
     outcome: Literal["completed", "failed"]
     actor: str = Field(description="the id of the API key that asked")
     at: datetime
@@ -93,10 +97,11 @@ class AuditPage(BaseModel):
                responses=error_responses(401, 403, 409, 422, 429, 503), summary="Erase a customer (GDPR)")
 def erase_customer(customer_id: CustomerId, caller: AdminCaller, services: ServicesDep) -> ErasurePublic:
     """Erase the customer's conversations, handoff events, linked records and transcript chunks in the
-    index, in the caller's tenant only, and say what was erased. ``409`` when one of their conversations
+    index, and unlink their identities (with exactly this id) from customer profiles, in the caller's tenant
+    only, and say what was erased. ``409`` when one of their conversations
     stays busy, or another erasure runs: retrying finishes the job."""
     eraser = CustomerEraser(conversations=services.conversations, index=services.index,
-                            inbox=services.inbox)
+                            inbox=services.inbox, profiles=services.profiles)
     return ErasurePublic.of(eraser.erase(caller.tenant, customer_id, actor=caller.key_id))
 
 

@@ -426,3 +426,22 @@ def test_webhook_settings(tmp_path: Path, r: redis.Redis) -> None:
         assert (configured.max_attempts, configured.retention_s, configured.timeout_s) == (4, 7200, 5.0)
     finally:
         configured.close()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("headers", "body", "expected"), [
+    ({}, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 7",
+          "parameters": {"retry_after": 7}}, 7.0),                                # Telegram's Bot API
+    ({"Retry-After": "3"}, {"parameters": {"retry_after": 7}}, 3.0),              # the header wins
+    ({}, {"error": "slow down"}, None),
+    ({}, {"parameters": {"retry_after": "soon"}}, None),
+    ({}, {"parameters": {"retry_after": -1}}, None),
+])
+def test_a_429_waits_as_long_as_its_header_or_json_body_says(
+        headers: dict[str, str], body: dict[str, Any], expected: float | None) -> None:
+    from agent.webhooks import response_outcome
+
+    response = httpx.Response(429, headers=headers, json=body)
+    outcome = response_outcome(response, T0)
+    assert outcome.verdict == "retry"
+    assert outcome.retry_after == expected

@@ -29,7 +29,7 @@ def _conversation_id() -> str:
     ("US", "web", "How long do I have to return an item?", "en", "30"),
     ("DE", "email", "Ab wann ist der Versand kostenlos?", "de", "€"),
     ("TH", "line", "ส่งฟรีเมื่อซื้อครบเท่าไหร่", "th", "฿"),
-    ("JP", "line", "返品はいつまでできますか", "ja", "返"),
+    ("JP", "line", "返品はいつまでできますか", "ja", "8日"),  # the return period itself
     ("ID", "whatsapp", "Bisa bayar pakai GoPay?", "id", "GoPay"),
     ("SA", "whatsapp", "ما هي مدة الإرجاع؟", "ar", ""),
 ])

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.channels.config import ChannelAccounts
-from api.channels.telegram import _HideBotTokens
+from api.channels.transport import URL_SECRET, SecretInUrlTransport, secret_extension
 from ingestion.pipeline import IngestReport
 from knowledge.index import KnowledgeIndex
 from polydesk.errors import ConfigError
@@ -130,15 +130,43 @@ def test_a_platform_down_then_up_gets_the_reply_exactly_once(client: TestClient,
     assert attempts == [503, 503, 200]
     assert len(sent_to(platform, chat_id)) == 1
     assert any("sendMessage" in record.getMessage() for record in caplog.records)
+    assert not any(BOT_TOKEN in record.getMessage() for record in caplog.records)
 
 
-def test_the_bot_token_is_hidden_in_http_request_logs() -> None:
-    """httpx logs every request URL at INFO, and a Bot API URL holds the token: the filter hides it."""
-    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, 'HTTP Request: %s %s "%s %d %s"',
-                               ("POST", httpx.URL(f"https://api.telegram.org/bot{BOT_TOKEN}/sendMessage"),
-                                "HTTP/1.1", 200, "OK"), None)
-    assert _HideBotTokens().filter(record)
-    assert BOT_TOKEN not in record.getMessage() and "/bot<token>/sendMessage" in record.getMessage()
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_the_bot_token_reaches_the_platform_but_no_log_line(platform: FakePlatform) -> None:
+    """httpx logs every request URL at INFO, and a Bot API URL holds the token: the transport puts it in only
+    on the wire, so whatever the logging set-up, the logged URL has the placeholder."""
+    records, http_log = _Records(), logging.getLogger("httpx")
+    level = http_log.level
+    http_log.addHandler(records)
+    http_log.setLevel(logging.DEBUG)
+    try:
+        with httpx.Client(transport=SecretInUrlTransport(httpx.HTTPTransport())) as http:
+            response = http.post(f"{platform.url}/bot{URL_SECRET}/sendMessage", json={"chat_id": "7", "text": "hi"},
+                                 extensions=secret_extension(BOT_TOKEN))
+    finally:
+        http_log.removeHandler(records)
+        http_log.setLevel(level)
+    assert response.status_code == 200
+    assert platform.calls[-1].path == f"/bot{BOT_TOKEN}/sendMessage"
+    assert any(f"/bot{URL_SECRET}/sendMessage" in message for message in records.messages)
+    assert not any(BOT_TOKEN in message for message in records.messages)
+
+
+@pytest.mark.parametrize("token", ["not-a-token", "123456789:", "12345:short", "123456789:AAF token with spaces"])
+def test_a_bot_token_not_in_botfathers_format_is_a_config_error(token: str) -> None:
+    telegram = {"bot_token": token, "secret_token": SECRET_TOKEN, "market": "SG"}
+    with pytest.raises(ConfigError, match="bot_token"):
+        ChannelAccounts.parse({"tidewell": {"telegram": telegram}}, environ={})
 
 
 @pytest.mark.parametrize("secret", ["with space", "ä-umlaut", "x" * 257, ""])
@@ -146,3 +174,18 @@ def test_a_secret_token_telegram_would_refuse_is_a_config_error(secret: str) -> 
     telegram = {"bot_token": BOT_TOKEN, "secret_token": secret, "market": "SG"}
     with pytest.raises(ConfigError, match="secret_token"):
         ChannelAccounts.parse({"tidewell": {"telegram": telegram}}, environ={})
+
+
+def test_a_photo_without_text_gets_a_request_for_words_in_the_customers_language(
+        client: TestClient, platform: FakePlatform) -> None:
+    from agent.phrases import say
+
+    chat_id = chat()
+    payload = update("", chat_id)
+    del payload["message"]["text"]
+    payload["message"]["photo"] = [{"file_id": "AgACAgIAAxkBAAIB", "file_unique_id": "AQAD", "width": 90,
+                                    "height": 67, "file_size": 1203}]
+    assert post(client, payload).json() == {"queued": 1, "duplicates": 0}
+    platform.wait_for(lambda: bool(sent_to(platform, chat_id)))
+    [message] = sent_to(platform, chat_id)
+    assert message["text"] == say("attachment_unread", "id")

@@ -20,6 +20,7 @@ from ingestion.pipeline import IngestReport
 from knowledge.index import KnowledgeIndex
 from polydesk.errors import ConfigError
 from tests.api.channel_fakes import FakePlatform, channel_app, serve_platform
+from tests.api.conftest import raw_key
 from tests.conftest import RuntimeFactory
 
 pytestmark = pytest.mark.integration
@@ -169,6 +170,44 @@ def test_a_reply_after_24_hours_is_refused_and_dead_lettered(client: TestClient,
     [letter] = dead()
     assert letter["last_error"].startswith("outside_24h_window: ") and "24 h" in letter["last_error"]
     assert letter["attempts"] == "0" and json.loads(letter["item"])["batches"]
+    assert sent_to(platform, sender) == []
+    # ... and a person has it: the conversation is handed over with the reason and the reply that was not sent
+    services = client.app.state.services  # type: ignore[attr-defined]
+    [handoff] = [e for _, e in services.events.read(tenant="tidewell", count=10_000)
+                 if e.customer_id == sender and e.type == "handoff"]
+    assert handoff.reason == "policy" and handoff.summary and "outside_24h_window" in handoff.summary
+    conversation = services.conversations.get("tidewell", handoff.conversation_id)
+    assert conversation is not None and conversation.owner == "human"
+
+
+def test_a_refused_reply_is_a_dead_letter_of_its_tenant_that_is_not_requeued(client: TestClient,
+                                                                            platform: FakePlatform) -> None:
+    sender = wa_id()
+    assert post(client, text_message("Olá, meu pedido não chegou", sender, age_s=30 * 3600)).status_code == 200
+    admin = {"Authorization": f"Bearer {raw_key('tidewell', 'admin')}"}
+
+    def mine() -> list[dict[str, Any]]:
+        letters = client.get("/v1/channels/dead-letters", headers=admin).json()
+        assert isinstance(letters, list), letters
+        return [letter for letter in letters if letter["conversation_id"].endswith(f"-{sender}")]
+
+    dead_letters = client.app.state.services.channels.dead_letters  # type: ignore[attr-defined]
+    platform.wait_for(lambda: any(str(d.conversation_id).endswith(f"-{sender}") for d in dead_letters.list("tidewell")))
+    [letter] = mine()
+    assert letter["kind"] == "reply" and letter["refused"] and letter["texts"]
+    other = {"Authorization": f"Bearer {raw_key('acme', 'admin')}"}
+    assert all(other_letter["id"] != letter["id"]
+               for other_letter in client.get("/v1/channels/dead-letters", headers=other).json())
+    for method, path in [("post", f"/v1/channels/dead-letters/{letter['id']}/requeue"),
+                         ("delete", f"/v1/channels/dead-letters/{letter['id']}")]:
+        assert client.request(method.upper(), path, headers=other).json()["code"] == "not_found"
+    requeued = client.post(f"/v1/channels/dead-letters/{letter['id']}/requeue", headers=admin)
+    assert requeued.status_code == 409 and requeued.json()["code"] == "conflict"
+    connector = {"Authorization": f"Bearer {raw_key('tidewell', 'connector')}"}
+    assert client.get("/v1/channels/dead-letters", headers=connector).status_code == 403
+    assert client.delete(f"/v1/channels/dead-letters/{letter['id']}", headers=admin).status_code == 200
+    assert mine() == []
+    platform.quiet_for(1.0)
     assert sent_to(platform, sender) == []
 
 

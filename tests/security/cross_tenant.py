@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -32,7 +33,7 @@ from tests.security.harness import (
     headers,
 )
 
-PUBLIC = frozenset({"GET /healthz", "GET /readyz", "GET /metrics"})
+PUBLIC = frozenset({"GET /healthz", "GET /readyz", "GET /metrics", "GET /widget.js"})
 DOCS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
@@ -197,6 +198,68 @@ def read_audit(seeded: Seeded, route: str) -> list[Outcome]:
     return out
 
 
+VICTIM_PROFILE = "crm-rt-victim"
+VICTIM_LINE_ID = "U-rt-victim-line-5521"  # only tidewell's profile links it: acme never sends it
+
+
+def _read_victim_profile(seeded: Seeded) -> dict[str, Any] | None:
+    response = seeded.client.get(f"/v1/profiles/{VICTIM_PROFILE}", headers=headers("admin"))
+    return response.json() if response.status_code == 200 else None
+
+
+def _victim_profile(seeded: Seeded) -> dict[str, Any]:
+    """tidewell's profile of its customer (web and LINE), created on first use."""
+    found = _read_victim_profile(seeded)
+    if found is not None:
+        return found
+    response = seeded.client.post("/v1/profiles", headers=headers("admin"), json={
+        "profile_id": VICTIM_PROFILE, "identities": [{"channel": "web", "customer_id": VICTIM_CUSTOMER},
+                                                     {"channel": "line", "customer_id": VICTIM_LINE_ID}]})
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def profiles(seeded: Seeded, route: str) -> list[Outcome]:
+    """acme's admin key on tidewell's profile: a 404 on every route of it (creating a profile of the same id and
+    identities is acme's own, and allowed); tidewell's profile stays as it was, and nothing of it comes back."""
+    before = _victim_profile(seeded)
+    client, acme, path = seeded.client, headers("admin", ATTACKER), f"/v1/profiles/{VICTIM_PROFILE}"
+    line = {"channel": "line", "customer_id": VICTIM_LINE_ID}
+    attempts: dict[str, list[tuple[str, Callable[[], Any]]]] = {
+        "GET /v1/profiles/{profile_id}": [("acme reads tidewell's profile", lambda: client.get(path, headers=acme))],
+        "GET /v1/profiles/{profile_id}/history": [
+            ("acme reads tidewell's customer history", lambda: client.get(f"{path}/history", headers=acme))],
+        "GET /v1/profiles/lookup": [
+            (f"acme looks up tidewell's {c} identity", partial(client.get, "/v1/profiles/lookup", headers=acme,
+                                                               params={"channel": c, "customer_id": i}))
+            for c, i in (("web", VICTIM_CUSTOMER), ("line", VICTIM_LINE_ID))],
+        "POST /v1/profiles/{profile_id}/identities": [
+            ("acme links to tidewell's profile", lambda: client.post(f"{path}/identities", headers=acme, json={
+                "channel": "web", "customer_id": "acme-rt-1"})),
+            ("acme merges tidewell's profile", lambda: client.post(f"{path}/identities", headers=acme,
+                                                                   json={**line, "merge": True}))],
+        "DELETE /v1/profiles/{profile_id}/identities/{channel}/{customer_id}": [
+            ("acme unlinks tidewell's identity", lambda: client.delete(f"{path}/identities/line/{VICTIM_LINE_ID}",
+                                                                       headers=acme))],
+        "DELETE /v1/profiles/{profile_id}": [("acme erases tidewell's profile",
+                                              lambda: client.delete(path, headers=acme))],
+        "POST /v1/profiles": [("acme creates a profile of tidewell's id and identities", lambda: client.post(
+            "/v1/profiles", headers=acme, json={"profile_id": VICTIM_PROFILE, "identities": [line]}))],
+    }
+    out = []
+    for attempt, send in attempts[route]:
+        response = send()
+        outcome = _outcome(seeded, route, attempt, response, refuse=route != "POST /v1/profiles")
+        if VICTIM_LINE_ID in response.text and VICTIM_LINE_ID not in _sent(response):
+            outcome.leaked, outcome.detail = True, "tidewell's identity"
+        out.append(outcome)
+    after = _read_victim_profile(seeded)
+    if after != before or _victim_conversation(seeded) is None:
+        out.append(Outcome(route, "tidewell's profile and conversation after acme's attempts", 200, True, "changed"))
+    return out
+
+
 def _answer_body(**fields: Any) -> dict[str, Any]:
     return {"message": VICTIM_QUESTION, "market": "US", "channel": "web", **fields}
 
@@ -279,6 +342,38 @@ def channel_webhook(seeded: Seeded, route: str) -> list[Outcome]:
     return out
 
 
+def widget(seeded: Seeded, route: str) -> list[Outcome]:
+    """acme's secret keys on the widget's routes and tidewell's conversation: no secret key does a widget key's
+    work (the widget keys' own tenant and origin checks are tests/api/test_widget_api)."""
+    client, path = seeded.client, f"/v1/widget/conversations/{VICTIM_CONVERSATION}"
+    send = {"POST /v1/widget/conversations": lambda h: client.post("/v1/widget/conversations", headers=h,
+                                                                    json={"market": "US"}),
+            "GET /v1/widget/conversations/{conversation_id}": lambda h: client.get(path, headers=h),
+            "POST /v1/widget/conversations/{conversation_id}/messages": lambda h: client.post(
+                f"{path}/messages", headers=h, json={"message": VICTIM_QUESTION})}[route]
+    return [_outcome(seeded, route, f"acme's {role} key on tidewell's widget conversation",
+                     send(headers(role, ATTACKER, Origin="https://shop.example")), refuse=True)
+            for role in ("admin", "connector")]
+
+
+def channel_dead_letters(seeded: Seeded, route: str) -> list[Outcome]:
+    """The victim's dead letters (replies not sent, messages not answered) by their ids, when channels are
+    configured; else unknown ids (the tenant checks are tests/api/test_channel_whatsapp and _service)."""
+    channels = seeded.client.app.state.services.channels
+    victim_ids = [letter.id for letter in channels.dead_letters.list(VICTIM)] if channels is not None else []
+    acme, client = headers("admin", ATTACKER), seeded.client
+    if route.startswith("GET"):
+        return [_outcome(seeded, route, "acme lists dead letters", client.get("/v1/channels/dead-letters",
+                                                                              headers=acme))]
+    method = "POST" if route.startswith("POST") else "DELETE"
+    out = []
+    for letter_id in victim_ids or ["0" * 32]:
+        path = f"/v1/channels/dead-letters/{letter_id}" + ("/requeue" if method == "POST" else "")
+        out.append(_outcome(seeded, route, f"acme {method}s tidewell's dead letter",
+                            client.request(method, path, headers=acme), refuse=True))
+    return out
+
+
 Probe = Callable[[Seeded, str], list[Outcome]]
 PROBES: dict[str, Probe] = {
     "POST /v1/answer": answer,
@@ -300,6 +395,19 @@ PROBES: dict[str, Probe] = {
     "POST /v1/personas/preview": preview,
     "GET /v1/channels/{channel}/{tenant}/webhook": channel_webhook,
     "POST /v1/channels/{channel}/{tenant}/webhook": channel_webhook,
+    "POST /v1/profiles": profiles,
+    "GET /v1/profiles/lookup": profiles,
+    "GET /v1/profiles/{profile_id}": profiles,
+    "POST /v1/profiles/{profile_id}/identities": profiles,
+    "DELETE /v1/profiles/{profile_id}/identities/{channel}/{customer_id}": profiles,
+    "GET /v1/profiles/{profile_id}/history": profiles,
+    "DELETE /v1/profiles/{profile_id}": profiles,
+    "POST /v1/widget/conversations": widget,
+    "GET /v1/widget/conversations/{conversation_id}": widget,
+    "POST /v1/widget/conversations/{conversation_id}/messages": widget,
+    "GET /v1/channels/dead-letters": channel_dead_letters,
+    "POST /v1/channels/dead-letters/{letter_id}/requeue": channel_dead_letters,
+    "DELETE /v1/channels/dead-letters/{letter_id}": channel_dead_letters,
 }
 # Reads first (acme has nothing of its own under the victim's ids yet), then answers (acme then has a
 # conversation under the victim's conversation id), then writes, erasure last.
@@ -307,9 +415,17 @@ ORDER = [
     "GET /v1/knowledge/documents", "GET /v1/knowledge/documents/{document_id:path}", "GET /v1/knowledge/jobs/{job_id}",
     "GET /v1/conversations/{conversation_id}", "POST /v1/conversations/{conversation_id}/release", "GET /v1/audit",
     "GET /v1/personas", "GET /v1/personas/{persona_id}", "GET /v1/markets", "GET /v1/markets/{market}",
+    "GET /v1/profiles/lookup", "GET /v1/profiles/{profile_id}", "GET /v1/profiles/{profile_id}/history",
+    "GET /v1/widget/conversations/{conversation_id}", "POST /v1/widget/conversations/{conversation_id}/messages",
+    "POST /v1/widget/conversations",
     "POST /v1/personas/preview", "POST /v1/answer", "POST /v1/answer/stream", "POST /v1/chat/completions",
     "GET /v1/channels/{channel}/{tenant}/webhook", "POST /v1/channels/{channel}/{tenant}/webhook",
-    "DELETE /v1/knowledge/documents/{document_id:path}", "POST /v1/knowledge", "DELETE /v1/customers/{customer_id}",
+    "GET /v1/channels/dead-letters", "POST /v1/channels/dead-letters/{letter_id}/requeue",
+    "DELETE /v1/channels/dead-letters/{letter_id}",
+    "DELETE /v1/knowledge/documents/{document_id:path}", "POST /v1/knowledge",
+    "POST /v1/profiles/{profile_id}/identities", "DELETE /v1/profiles/{profile_id}/identities/{channel}/{customer_id}",
+    "DELETE /v1/profiles/{profile_id}", "POST /v1/profiles",  # acme's own profile of the victim's ids: after its reads
+    "DELETE /v1/customers/{customer_id}",
 ]
 assert sorted(ORDER) == sorted(PROBES)
 
