@@ -1,8 +1,11 @@
 """Handoff events for human-agent desks: the event model and the Redis stream they are appended to.
 
 Every handoff of a conversation to a person, and every release back to the bot, is a ``HandoffEvent``
-appended to the stream ``polydesk:events`` (``EventLog``). Passing the caller's transaction to ``publish``
-commits the ownership change and its event in one MULTI/EXEC, so a desk never sees one without the other.
+appended to the stream ``polydesk:events`` (``EventLog``); so is what happens at the desk in between (``desk``):
+an agent claims it (``claim``), passes it on (``reassign``), writes an internal note (``note``) or a reply to the
+customer (``reply``: a connector outside polydesk may deliver it from the event's ``text``). Passing the
+caller's transaction to ``publish`` commits the ownership change and its event in one MULTI/EXEC, so a desk
+never sees one without the other.
 Desks read the stream (``EventLog.read``, ``polydesk events list``) or receive each event as a signed webhook
 (``agent.webhooks``, which reads the stream through the consumer group ``GROUP``).
 
@@ -38,13 +41,18 @@ STREAM = "polydesk:events"
 GROUP = "webhook"  # the consumer group the webhook dispatcher reads the stream through
 
 
+ReleaseOutcome = Literal["resolved", "returned_to_bot", "spam"]
+EventType = Literal["handoff", "claim", "reassign", "note", "reply", "release"]
+
+
 class HandoffEvent(BaseModel):
-    """A conversation handed to a person (``handoff``) or released back to the bot (``release``)."""
+    """A conversation handed to a person (``handoff``), worked on at the desk (``claim``, ``reassign``, ``note``,
+    ``reply``) or released back to the bot (``release``)."""
 
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex)
-    type: Literal["handoff", "release"]
+    type: EventType
     tenant: str
     conversation_id: str
     customer_id: str | None = None
@@ -59,6 +67,11 @@ class HandoffEvent(BaseModel):
     reply_by: datetime | None = Field(default=None, description="when a person promised to answer")
     summary: str | None = Field(default=None, description="what the human agent needs to know")
     actor: str | None = Field(default=None, description="who released it, e.g. an agent id")
+    agent_id: str | None = Field(default=None, description="desk events: the agent who claimed, noted, replied or "
+                                 "released; for a reassign, the agent it was given to")
+    text: str | None = Field(default=None, description="a note's or a reply's text (a note is never sent to the "
+                             "customer)")
+    outcome: ReleaseOutcome | None = Field(default=None, description="release from the desk: how it ended")
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @field_validator("reply_by", "created_at")

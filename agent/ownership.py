@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 
-from agent.events import HandoffEvent
+from agent.events import HandoffEvent, ReleaseOutcome
 from agent.schema import Escalation, EscalationReason
 from agent.state import Conversation, ConversationStore, Handoff
 from polydesk.errors import ConflictError, NotFoundError
@@ -46,8 +46,10 @@ def hand_over(store: ConversationStore, tenant: str, conversation_id: str, *, su
     return conversation
 
 
-def release(store: ConversationStore, tenant: str, conversation_id: str, *, actor: str | None = None) -> Conversation:
-    """Hand a conversation back to the bot; a ``conflict`` error when no human owns it."""
+def release(store: ConversationStore, tenant: str, conversation_id: str, *, actor: str | None = None,
+            agent_id: str | None = None, outcome: ReleaseOutcome | None = None) -> Conversation:
+    """Hand a conversation back to the bot; a ``conflict`` error when no human owns it. A desk passes the agent
+    and the ``outcome`` (resolved, returned to the bot, spam), which the ``release`` event carries."""
     with store.lock(tenant, conversation_id):
         conversation = store.get(tenant, conversation_id)
         if conversation is None:
@@ -62,6 +64,7 @@ def release(store: ConversationStore, tenant: str, conversation_id: str, *, acto
         event = HandoffEvent(type="release", tenant=tenant, conversation_id=conversation_id,
                              customer_id=conversation.customer_id, market=conversation.market,
                              channel=conversation.channel, language=conversation.language, actor=actor,
-                             queue=handoff.escalation.queue if handoff else None)
+                             queue=handoff.escalation.queue if handoff else None, agent_id=agent_id,
+                             outcome=outcome)
         store.save(conversation, events=[event])
     return conversation

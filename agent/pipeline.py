@@ -247,7 +247,7 @@ class Agent:
 
         text, notices = self._compose(conversation, resolved, decision.language, draft.body, frame)
         by_number = {e.number: e for e in retrieval.evidence}
-        citations = [_citation(by_number[n]) for n in draft.cited if n in by_number]
+        citations = [citation_of(by_number[n]) for n in draft.cited if n in by_number]
         with clock.stage("save"):
             self._record(conversation, request, resolved, decision, text, notices, retrieval, store.max_turns)
             store.save(conversation)
@@ -423,7 +423,7 @@ def _ranked_documents(retrieval: Retrieval) -> list[str]:
     return list(dict.fromkeys(e.chunk.document_id for e in retrieval.evidence))
 
 
-def _citation(evidence: Evidence) -> Citation:
+def citation_of(evidence: Evidence) -> Citation:
     chunk = evidence.chunk
     return Citation(document_id=chunk.document_id, title=chunk.title or chunk.document_id, chunk_id=chunk.point_id,
                     score=round(evidence.similarity, 4), source=chunk.source, kind=chunk.kind, market=chunk.market,

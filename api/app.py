@@ -24,7 +24,8 @@ from api import errors
 from api.auth import ApiKey, demo_keys, parse_keys
 from api.deps import Services
 from api.guard import RequestGuard, TrailingSlash
-from api.routes import answer, channels, chat, conversations, customers, knowledge, ops, personas, privacy
+from api.routes import answer, channels, chat, conversations, customers, desk, knowledge, ops, personas, privacy
+from api.routes import desk_replies as desk_reply_routes
 from api.routes import widget as widget_routes
 from api.runtime import Runtime
 from polydesk.errors import ConfigError
@@ -91,6 +92,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(module.router)
     app.include_router(widget_routes.router)
     app.include_router(customers.router)
+    app.include_router(desk.router)
+    app.include_router(desk_reply_routes.router)
 
     # Outermost last: the slash is settled first, then every request is counted, then guarded.
     app.add_middleware(RequestGuard)

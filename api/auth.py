@@ -4,7 +4,11 @@ Roles (a higher role does what a lower one does, except where noted):
 
 - ``connector``: answer customers (``/v1/answer*``, ``/v1/chat/completions``);
 - ``content``: manage knowledge (``/v1/knowledge*``) and try personas;
-- ``admin``: everything, including conversations, privacy and the audit log;
+- ``agent``: a person at the desk (``/v1/desk/*``): sees only its tenant's handed-off conversations; the key
+  names the agent (``agent_id``, required) and the languages the person reads and writes (``languages``, at
+  least one, the first is the one customer messages are translated into);
+- ``admin``: everything, including conversations, privacy, the audit log and the desk (as agent
+  ``admin-<key id>`` reading English, unless the key sets ``agent_id`` and ``languages`` itself);
 - ``widget``: a *public* key, written into a brand's web page (``/widget.js``): it may only open and continue the
   web chat widget's own conversations of its tenant (``/v1/widget/*``), and only from the origins it lists
   (``allowed_origins``, required: ``scheme://host[:port]``, no path, no wildcard). No other role does a widget
@@ -12,7 +16,9 @@ Roles (a higher role does what a lower one does, except where noted):
   of), and a widget key does nothing else. ``allowed_origins`` on any other role is refused.
 
 Keys come from ``POLYDESK_API_KEYS`` (a JSON list of ``{"key", "tenant", "role"}``, plus ``allowed_origins``
-for widget keys) or, when none is configured, from a key file ``polydesk serve`` writes once with demo keys.
+for widget keys and ``agent_id`` and ``languages`` for agent keys, e.g. ``{"key": "…", "tenant": "tidewell",
+"role": "agent", "agent_id": "mei", "languages": ["zh", "en"]}``) or, when none is configured, from a key
+file ``polydesk serve`` writes once with demo keys.
 
 Example:
     >>> ring = KeyRing([ApiKey(key="pd_live_0123456789abcdef", tenant="tidewell", role="connector")])
@@ -36,20 +42,25 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 
-from knowledge.schema import normalize_tenant
+from knowledge.schema import normalize_language, normalize_tenant
 from polydesk.errors import ConfigError, PermissionDeniedError
 
-Role = Literal["connector", "content", "admin", "widget"]
-# The roles of secret (server-side) keys; the public widget key is apart: it needs its allowed origins.
+Role = Literal["connector", "content", "admin", "widget", "agent"]
+# The roles of secret (server-side) keys that need nothing but a tenant; the public widget key is apart (it needs
+# its allowed origins), and so is the agent key (it names a person at the desk).
 ROLES: tuple[Role, ...] = ("connector", "content", "admin")
 WIDGET: Role = "widget"
-# What each role may do besides its own area: admin may do everything a secret key does.
+AGENT: Role = "agent"
+# What each role may do besides its own area: admin may do everything a secret key does, the desk included.
 _GRANTS: dict[Role, frozenset[Role]] = {
     "connector": frozenset({"connector"}),
     "content": frozenset({"content"}),
-    "admin": frozenset(ROLES),
+    "admin": frozenset({*ROLES, AGENT}),
     "widget": frozenset({"widget"}),
+    "agent": frozenset({"agent"}),
 }
+AGENT_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"  # lower case, no ':' (it separates the parts of a Redis key)
+DESK_ROLES: frozenset[Role] = frozenset({AGENT, "admin"})  # the roles whose keys may name an agent
 MIN_KEY_CHARS = 16
 ORIGIN_NOT_ALLOWED = "origin_not_allowed"  # the stable code of a widget request from an origin its key does not list
 
@@ -63,6 +74,11 @@ class ApiKey(BaseModel):
     allowed_origins: list[str] | None = Field(
         default=None, description="widget keys only, and required there: the origins of the brand's pages, "
         "e.g. 'https://shop.example'")
+    agent_id: str | None = Field(default=None, pattern=AGENT_ID_PATTERN,
+                                 description="agent keys only, and required there (admin keys may set it too): "
+                                 "the person at the desk, e.g. 'mei'")
+    languages: list[str] | None = Field(default=None, description="agent (and admin) keys: the languages the person "
+                                        "reads and writes, first the one messages are translated into")
 
     @field_validator("key")
     @classmethod
@@ -75,6 +91,19 @@ class ApiKey(BaseModel):
     @classmethod
     def _tenant(cls, value: str) -> str:
         return normalize_tenant(value)
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else list(dict.fromkeys(normalize_language(v) for v in value))
+
+    @model_validator(mode="after")
+    def _desk(self) -> ApiKey:
+        if self.role not in DESK_ROLES and (self.agent_id is not None or self.languages is not None):
+            raise ValueError(f"agent_id and languages are only for agent and admin keys, not {self.role} keys")
+        if self.role == AGENT and (self.agent_id is None or not self.languages):
+            raise ValueError("an agent key needs agent_id and at least one of the agent's languages")
+        return self
 
     @model_validator(mode="after")
     def _origins(self) -> ApiKey:
@@ -114,12 +143,15 @@ def normalize_origin(value: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who sends a request: the key's short id (safe to log), its tenant, its role and, for a widget key, the
-    origins its pages may call from."""
+    origins its pages may call from; at the desk (agent and admin keys), the agent it acts as and the languages
+    that agent reads, first the one messages are translated into."""
 
     key_id: str
     tenant: str
     role: Role
     allowed_origins: frozenset[str] = frozenset()
+    agent_id: str | None = None
+    languages: tuple[str, ...] = ()
 
     def allows(self, role: Role) -> bool:
         return role in _GRANTS[self.role]
@@ -136,8 +168,13 @@ class KeyRing:
         self._callers: dict[bytes, Caller] = {}
         for api_key in keys:
             digest = _digest(api_key.key.get_secret_value())
-            self._callers[digest] = Caller(key_id=digest.hex()[:12], tenant=api_key.tenant, role=api_key.role,
-                                           allowed_origins=frozenset(api_key.allowed_origins or ()))
+            key_id = digest.hex()[:12]
+            desk = api_key.role in DESK_ROLES
+            self._callers[digest] = Caller(
+                key_id=key_id, tenant=api_key.tenant, role=api_key.role,
+                allowed_origins=frozenset(api_key.allowed_origins or ()),
+                agent_id=(api_key.agent_id or f"admin-{key_id}") if desk else None,
+                languages=tuple(api_key.languages or ("en",)) if desk else ())
 
     def __len__(self) -> int:
         return len(self._callers)
@@ -152,6 +189,12 @@ class KeyRing:
     @property
     def tenants(self) -> list[str]:
         return sorted({caller.tenant for caller in self._callers.values()})
+
+    def agents(self, tenant: str) -> list[Caller]:
+        """The tenant's agent keys' callers (one per agent id): who the keys say works at the tenant's desk."""
+        found = {c.agent_id: c for c in self._callers.values()
+                 if c.tenant == tenant and c.role == AGENT and c.agent_id is not None}
+        return [found[agent_id] for agent_id in sorted(found, key=str)]
 
     def widget_origin(self, origin: str) -> bool:
         """Whether some widget key lists ``origin`` (a CORS preflight carries no key to check it against)."""

@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated
 
 import redis
@@ -29,6 +30,8 @@ from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.ratelimit import AuthThrottle, RateLimiter
 from api.runtime import Runtime
+from desk.agents import AgentDirectory
+from desk.store import DeskStore
 from ingestion.jobs import JobQueue
 from knowledge.index import KnowledgeIndex
 from personas import PersonaCatalog
@@ -87,6 +90,16 @@ class Services:
     @property
     def redis(self) -> redis.Redis:
         return self.runtime.redis
+
+    @cached_property
+    def desk(self) -> DeskStore:
+        """The desk's items, on the runtime's Redis, events and conversations."""
+        return DeskStore(self.redis, self.events, conversations=self.conversations)
+
+    @cached_property
+    def desk_agents(self) -> AgentDirectory:
+        """The desk's agent accounts from ``POLYDESK_DESK_AGENTS`` (merge in ``keys.agents`` when reading)."""
+        return AgentDirectory.from_file(self.settings.desk_agents)
 
     @classmethod
     def open(cls, settings: Settings, *, keys: Sequence[ApiKey], runtime: Runtime | None = None,
@@ -171,7 +184,8 @@ def require_role(role: Role) -> Callable[..., Caller]:
         if caller is None:
             raise AuthenticationError("unknown API key")
         if not caller.allows(role):
-            needed = {"admin": "an admin key", "widget": "a widget key"}.get(role, f"a {role} or admin key")
+            needed = {"admin": "an admin key", "widget": "a widget key", "agent": "an agent or admin key"
+                      }.get(role, f"a {role} or admin key")
             raise PermissionDeniedError(f"a {caller.role} key may not do this; it needs {needed}")
         services.limiter.check(caller.key_id)
         return caller
@@ -182,6 +196,9 @@ def require_role(role: Role) -> Callable[..., Caller]:
 ConnectorCaller = Annotated[Caller, Depends(require_role("connector"))]
 ContentCaller = Annotated[Caller, Depends(require_role("content"))]
 AdminCaller = Annotated[Caller, Depends(require_role("admin"))]
+# A person at the desk: an agent key, or an admin key acting as agent ``admin-<key id>`` (``caller.agent_id``,
+# ``caller.languages``, ``caller.tenant``).
+DeskCaller = Annotated[Caller, Depends(require_role("agent"))]
 
 
 def require_widget(request: Request, caller: Annotated[Caller, Depends(require_role("widget"))]) -> Caller:

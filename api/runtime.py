@@ -38,6 +38,7 @@ from agent.intents import IntentClassifier
 from agent.pipeline import Agent
 from agent.profiles import ProfileStore
 from agent.state import ConversationStore
+from agent.translation import Translator
 from knowledge.index import KnowledgeIndex
 from personas import PersonaCatalog
 from polydesk.redisdb import connect_redis, redis_errors
@@ -58,6 +59,7 @@ class Runtime:
     conversations: ConversationStore
     agent: Agent
     profiles: ProfileStore
+    translator: Translator
     _owned: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -84,7 +86,8 @@ class Runtime:
             _close_all(owned)
             raise
         return cls(settings=settings, redis=redis_client, index=index, catalog=catalog, events=events,
-                   conversations=conversations, agent=agent, profiles=ProfileStore(redis_client), _owned=owned)
+                   conversations=conversations, agent=agent, profiles=ProfileStore(redis_client),
+                   translator=Translator.from_settings(settings), _owned=owned)
 
     def close(self) -> None:
         """Close what ``open`` opened, newest first (safe to call twice)."""

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=20.0, gt=0, le=600)
     llm_max_tokens: int = Field(default=400, ge=16, le=8192)
     llm_temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    translation_model: str | None = Field(
+        default=None, description="any litellm model for the desk's translations; default: POLYDESK_LLM_MODEL"
+    )
 
     # Handoff webhooks: every handoff and release is POSTed here (agent/webhooks.py); none configured means the
     # events stay on the Redis stream for a desk to read. Undelivered events are retried, then dead-lettered.
@@ -172,6 +175,13 @@ class Settings(BaseSettings):
     channel_email_max_bytes: int = Field(
         default=25 * 1024 * 1024, ge=1024, le=200 * 1024 * 1024,
         description="largest raw mail the signed e-mail webhook takes (attachments included; 413 beyond)",
+    )
+
+    # The desk (desk/): the people who take handed-off conversations, per tenant.
+    desk_agents: Path | None = Field(
+        default=None,
+        description="YAML or JSON file of the desk's agents per tenant (id, display name, languages, queues, "
+                    "working hours); merged with what the agent keys say",
     )
 
     @field_validator("redact_patterns")

@@ -18,7 +18,8 @@ ALLOWED = {
     "ingestion": {"polydesk", "knowledge"},
     "agent": {"polydesk", "knowledge", "personas"},
     "evals": {"polydesk", "knowledge", "personas", "agent"},
-    "api": {"polydesk", "knowledge", "personas", "ingestion", "agent", "evals"},
+    "desk": {"polydesk", "knowledge", "personas", "agent"},  # the human side: on the agent, below the API
+    "api": {"polydesk", "knowledge", "personas", "ingestion", "agent", "evals", "desk"},
 }
 MAX_LINES = 450
 

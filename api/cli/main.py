@@ -12,6 +12,7 @@ import typer
 
 from api.cli import answering, demo, knowledge, serve
 from api.cli.channels import channels_app
+from api.cli.desk import desk_app
 from api.cli.evals import eval_app
 from api.cli.events import events_app
 from api.cli.inbox import inbox_app
@@ -33,3 +34,4 @@ app.add_typer(events_app, name="events")
 app.add_typer(inbox_app, name="inbox")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(channels_app, name="channels")
+app.add_typer(desk_app, name="desk")

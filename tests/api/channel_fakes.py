@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.auth import ApiKey
 from api.runtime import Runtime
 from knowledge.index import KnowledgeIndex
 from polydesk.settings import Settings
@@ -104,15 +105,17 @@ def serve_platform() -> Iterator[FakePlatform]:
 
 
 def channel_app(index: KnowledgeIndex, open_runtime: Callable[[KnowledgeIndex, Settings], Runtime],
-                data_dir: Path, channels: dict[str, Any], **values: Any) -> Iterator[TestClient]:
-    """The app with its workers running, on ``channels`` (written to a JSON file) and ``index``."""
+                data_dir: Path, channels: dict[str, Any], *, keys: Sequence[ApiKey] = KEYS,
+                **values: Any) -> Iterator[TestClient]:
+    """The app with its workers running, on ``channels`` (written to a JSON file) and ``index``; ``keys``: the
+    API keys it knows (default: every role of both test tenants)."""
     path = data_dir / "channels.json"
     path.write_text(json.dumps(channels), encoding="utf-8")
     settings = Settings(data_dir=data_dir, channels=path, _env_file=None,  # type: ignore[call-arg]
                         channel_debounce_s=2.0, channel_backoff_base_s=0.2, **values)
     runtime = open_runtime(index, settings)
     try:
-        with TestClient(create_app(settings, runtime=runtime, keys=KEYS, background=True),
+        with TestClient(create_app(settings, runtime=runtime, keys=keys, background=True),
                         raise_server_exceptions=False) as client:
             yield client
     finally:

@@ -3,7 +3,9 @@
 - ``api``: on the demo brand's index (tenant ``tidewell``, shared by the session: read-only use).
 - ``fresh_api``: on an empty index of its own, job worker running (upload, delete, erase freely).
 
-Both know keys for tenants ``tidewell`` and ``acme`` in every role: ``harness.headers("admin", "acme")``.
+Both know keys for tenants ``tidewell`` and ``acme`` in every role: ``harness.headers("admin", "acme")``, and
+agent keys for the desk: ``headers("agent", tenant)`` (agent ``<tenant>-desk``, reading English) and, for tidewell,
+``agent_headers("mei")`` (Chinese, English) and ``agent_headers("agent-de")`` (German, English).
 """
 
 from __future__ import annotations
@@ -36,7 +38,16 @@ def raw_key(tenant: str, role: str) -> str:
     return f"pd_test_{tenant}_{role}_key"
 
 
+def agent_key(agent_id: str, tenant: str = "tidewell") -> str:
+    return f"pd_test_{tenant}_agent_{agent_id}_key"
+
+
+DESK_AGENTS = {"mei": ["zh", "en"], "agent-de": ["de", "en"]}  # tidewell's agents besides "tidewell-desk"
 KEYS = [ApiKey(key=SecretStr(raw_key(tenant, role)), tenant=tenant, role=role) for tenant in TENANTS for role in ROLES]
+KEYS += [ApiKey(key=SecretStr(raw_key(tenant, "agent")), tenant=tenant, role="agent", agent_id=f"{tenant}-desk",
+                languages=["en"]) for tenant in TENANTS]
+KEYS += [ApiKey(key=SecretStr(agent_key(agent_id)), tenant="tidewell", role="agent", agent_id=agent_id,
+                languages=languages) for agent_id, languages in DESK_AGENTS.items()]
 
 
 @dataclass
@@ -52,6 +63,11 @@ class ApiHarness:
     @staticmethod
     def headers(role: str, tenant: str = "tidewell", **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {raw_key(tenant, role)}", **extra}
+
+    @staticmethod
+    def agent_headers(agent_id: str) -> dict[str, str]:
+        """A tidewell desk agent's key (``DESK_AGENTS``)."""
+        return {"Authorization": f"Bearer {agent_key(agent_id)}"}
 
     def ask(self, message: str, *, market: str, channel: str = "web", tenant: str = "tidewell",
             **fields: Any) -> dict[str, Any]:

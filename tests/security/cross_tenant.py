@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 
 from fastapi import FastAPI
 
+from tests.security.desk_probes import DESK_ORDER, DESK_PROBES
 from tests.security.harness import (
     ACME_CANARY,
     ACME_DOCUMENT,
@@ -408,6 +409,7 @@ PROBES: dict[str, Probe] = {
     "GET /v1/channels/dead-letters": channel_dead_letters,
     "POST /v1/channels/dead-letters/{letter_id}/requeue": channel_dead_letters,
     "DELETE /v1/channels/dead-letters/{letter_id}": channel_dead_letters,
+    **DESK_PROBES,
 }
 # Reads first (acme has nothing of its own under the victim's ids yet), then answers (acme then has a
 # conversation under the victim's conversation id), then writes, erasure last.
@@ -425,6 +427,7 @@ ORDER = [
     "DELETE /v1/knowledge/documents/{document_id:path}", "POST /v1/knowledge",
     "POST /v1/profiles/{profile_id}/identities", "DELETE /v1/profiles/{profile_id}/identities/{channel}/{customer_id}",
     "DELETE /v1/profiles/{profile_id}", "POST /v1/profiles",  # acme's own profile of the victim's ids: after its reads
+    *DESK_ORDER,
     "DELETE /v1/customers/{customer_id}",
 ]
 assert sorted(ORDER) == sorted(PROBES)
