@@ -50,7 +50,6 @@ SYNC_LOCK = "polydesk:lock:desk-sync"
 MAX_LISTED = 500  # items one inbox read looks at
 _RANK_SPAN = 10_000_000_000  # more than any UNIX time in seconds: the score is rank * span + handoff time
 _DERIVED = {"notes", "first_response_s", "handling_s"}  # not kept in the item's hash
-_DEFAULT_RETENTION_S = 720 * 3600  # the default conversation retention (Settings.conversation_ttl_hours)
 
 
 class DeskItem(BaseModel):
@@ -159,12 +158,10 @@ class DeskStore:
     customer index the items share); by default one with the default retention on ``redis_client``.
     """
 
-    def __init__(self, redis_client: redis.Redis, events: EventLog, *,
-                 conversations: ConversationStore | None = None) -> None:
+    def __init__(self, redis_client: redis.Redis, events: EventLog, *, conversations: ConversationStore) -> None:
         self.redis = redis_client  # the caller's: it opens and closes it
         self.events = events
-        self.conversations = conversations or ConversationStore(redis_client, ttl_s=_DEFAULT_RETENTION_S,
-                                                                max_turns=200, events=events)
+        self.conversations = conversations  # its retention is the desk items' too
         self._handoff = redis_client.register_script(_HANDOFF)
         self._assign = redis_client.register_script(_ASSIGN)
         self._close = redis_client.register_script(_CLOSE)
