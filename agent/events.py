@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Collection
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import redis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -83,22 +83,39 @@ class HandoffEvent(BaseModel):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class EventLog:
-    """Appends events to the stream and reads them back; Redis failures become ``StoreError``."""
+class EventRecorder(Protocol):
+    """Counts what an event changes (``agent.outcomes.OutcomeRecorder``), queued on the publisher's pipeline."""
 
-    def __init__(self, redis_client: redis.Redis, *, stream: str = STREAM, maxlen: int = 100_000) -> None:
+    def record_event(self, event: HandoffEvent, *, pipe: redis.client.Pipeline | None = None) -> None: ...
+
+
+class EventLog:
+    """Appends events to the stream and reads them back; Redis failures become ``StoreError``. A ``recorder``
+    counts each published event in the same transaction (the outcome counters)."""
+
+    def __init__(self, redis_client: redis.Redis, *, stream: str = STREAM, maxlen: int = 100_000,
+                 recorder: EventRecorder | None = None) -> None:
         self.redis = redis_client
         self.stream = stream
         self.maxlen = maxlen
+        self.recorder = recorder
 
     def publish(self, event: HandoffEvent, *, pipe: redis.client.Pipeline | None = None) -> None:
         """XADD the event; with ``pipe`` the command is only queued there, to run in the caller's EXEC."""
         fields: dict[Any, Any] = {"event": event.model_dump_json()}
         if pipe is not None:
             pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+            if self.recorder is not None:
+                self.recorder.record_event(event, pipe=pipe)
             return
         with redis_errors("publish the handoff event"):
-            self.redis.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+            if self.recorder is None:
+                self.redis.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+                return
+            with self.redis.pipeline(transaction=True) as own:
+                own.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+                self.recorder.record_event(event, pipe=own)
+                own.execute()
 
     def read(self, *, tenant: str | None = None, after: str = "-", count: int = 100) -> list[tuple[str, HandoffEvent]]:
         """Up to ``count`` (stream id, event) after the stream id ``after``, oldest first; one tenant's if given."""

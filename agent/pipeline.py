@@ -56,6 +56,7 @@ from agent.generators.extractive import ExtractiveGenerator
 from agent.generators.fallback import FallbackGenerator
 from agent.guardrails import GuardrailContext, Guardrails
 from agent.language import LanguageStage
+from agent.outcomes import OutcomeRecorder
 from agent.ownership import release
 from agent.phrases import SmallTalkKind, greeting_for, notice_text, say, sign_off_for, small_talk_reply
 from agent.retrieval import Retriever, contextual_query, follow_up_vector
@@ -90,6 +91,7 @@ class _Clock:
     def __init__(self) -> None:
         self.start = time.perf_counter()
         self.timings: dict[str, float] = {}
+        self.gap: np.ndarray | None = None  # the message's embedding when retrieval could not answer it
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -126,8 +128,9 @@ class Agent:
 
     def __init__(self, *, index: KnowledgeIndex, catalog: PersonaCatalog, conversations: ConversationStore,
                  escalation: EscalationPolicy, generator: Generator | None = None,
-                 settings: Settings | None = None) -> None:
+                 settings: Settings | None = None, recorder: OutcomeRecorder | None = None) -> None:
         self.settings = settings or Settings()
+        self.recorder = recorder  # outcome counters (agent.outcomes): answers only, never previews
         self.index = index
         self.catalog = catalog
         self.conversations = conversations
@@ -141,9 +144,13 @@ class Agent:
     def answer(self, request: AnswerRequest) -> Reply:
         clock = _Clock()
         if request.conversation_id is None:
-            return self._answer(request, clock, self.conversations)
-        with clock.stage("state"), self.conversations.lock(request.tenant, request.conversation_id):
-            return self._answer(request, clock, self.conversations)
+            reply = self._answer(request, clock, self.conversations)
+        else:
+            with clock.stage("state"), self.conversations.lock(request.tenant, request.conversation_id):
+                reply = self._answer(request, clock, self.conversations)
+        if self.recorder is not None:
+            self.recorder.record_reply(request, reply, gap=clock.gap)
+        return reply
 
     def preview(self, request: AnswerRequest, *, persona_id: str | None = None) -> Reply:
         """The reply ``request`` would get (in ``persona_id``'s voice if given), without reading or storing state.
@@ -220,6 +227,7 @@ class Agent:
                                            language=decision.language, query_vector=query_vector.tolist())
             conversation.query_vector = encode_vector(query_vector)
             unanswered = _unanswered_streak(conversation, signals, retrieval, message_vector, rules.thresholds)
+            clock.gap = message_vector if unanswered else None
         if unanswered >= rules.thresholds.low_confidence_turns:
             escalation = self.escalation_policy.decide(signals, rules=rules, unanswered=unanswered)
             if escalation.escalate:

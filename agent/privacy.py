@@ -4,7 +4,8 @@
 failure still finds everything a first attempt left):
 
 1. the handoff events of the customer (or of their conversations) from the events stream, and their copies
-   in the webhook retry schedule and dead letters (``agent.events``, ``agent.webhook_store``);
+   in the webhook retry schedule and dead letters (``agent.events``, ``agent.webhook_store``), and the
+   feedback given in their conversations, comments included (``agent.feedback``);
 2. their conversations, each under its conversation lock (an answer in flight finishes first and cannot save
    it again afterwards), found through the customer index (``ConversationStore.link_customer``) and, for
    conversations saved before the index existed, a scan of the tenant's conversation keys;
@@ -54,6 +55,7 @@ from typing import Any, Literal
 import redis
 from pydantic import BaseModel, Field
 
+from agent.feedback import erase_feedback
 from agent.inbox import Inbox
 from agent.profiles import ProfileStore
 from agent.state import KEY_PREFIX, ConversationStore
@@ -86,6 +88,7 @@ class ErasureReport:
     documents_rewritten: list[str] = field(default_factory=list)
     documents_deleted: list[str] = field(default_factory=list)
     profile_links: int = 0  # links of the customer's identities to customer profiles
+    feedback: int = 0  # ratings (with their comments) given in the customer's conversations
     audit_id: str | None = None  # the audit entry that records this erasure
 
     def counts(self) -> dict[str, int]:
@@ -99,6 +102,7 @@ class ErasureReport:
             "documents_rewritten": len(self.documents_rewritten),
             "documents_deleted": len(self.documents_deleted),
             "profile_links": self.profile_links,
+            "feedback": self.feedback,
         }
 
     @property
@@ -282,6 +286,10 @@ class CustomerEraser:
         report.event_ids = events.erase_customer(tenant, customer_id, conversation_ids=conversation_ids)
         report.webhook_event_ids = WebhookStore(self.client, stream=events.stream).erase_customer(
             tenant, customer_id, conversation_ids=conversation_ids)
+        prefix = self.conversations.key(tenant, "")
+        with redis_errors("read the conversations"):
+            theirs = self._owned(sorted(conversation_keys), customer_id)
+        report.feedback += erase_feedback(self.client, tenant, (key.removeprefix(prefix) for key in theirs))
         for key in sorted(conversation_keys):
             if self._erase_conversation(tenant, customer_id, key):
                 report.conversation_ids.append(key.removeprefix(self.conversations.key(tenant, "")))

@@ -22,8 +22,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors
 from api.auth import ApiKey, demo_keys, parse_keys
+from api.console import site as console
 from api.deps import Services
 from api.guard import RequestGuard, TrailingSlash
+from api.routes import analytics as analytics_routes
 from api.routes import answer, channels, chat, conversations, customers, desk, knowledge, ops, personas, privacy
 from api.routes import desk_replies as desk_reply_routes
 from api.routes import widget as widget_routes
@@ -94,6 +96,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(customers.router)
     app.include_router(desk.router)
     app.include_router(desk_reply_routes.router)
+    app.include_router(analytics_routes.router)
+    console.install(app)
 
     # Outermost last: the slash is settled first, then every request is counted, then guarded.
     app.add_middleware(RequestGuard)

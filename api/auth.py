@@ -186,6 +186,11 @@ class KeyRing:
                 return caller
         return None
 
+    def by_id(self, key_id: str) -> Caller | None:
+        """The caller of the key whose short id is ``key_id`` (a console session names its key by it), or None
+        once that key is no longer configured."""
+        return next((caller for caller in self._callers.values() if caller.key_id == key_id), None)
+
     @property
     def tenants(self) -> list[str]:
         return sorted({caller.tenant for caller in self._callers.values()})

@@ -26,6 +26,7 @@ from agent.state import ConversationStore
 from agent.webhooks import WebhookDispatcher
 from api.auth import ApiKey, Caller, KeyRing, Role, origin_refused
 from api.channels.service import ChannelService, agent_answer
+from api.console.sessions import SessionStore
 from api.idempotency import IdempotencyStore
 from api.metrics import Metrics
 from api.ratelimit import AuthThrottle, RateLimiter
@@ -100,6 +101,11 @@ class Services:
     def desk_agents(self) -> AgentDirectory:
         """The desk's agent accounts from ``POLYDESK_DESK_AGENTS`` (merge in ``keys.agents`` when reading)."""
         return AgentDirectory.from_file(self.settings.desk_agents)
+
+    @cached_property
+    def console_sessions(self) -> SessionStore:
+        """The web console's sign-ins, on the runtime's Redis."""
+        return SessionStore(self.redis, ttl_s=int(self.settings.console_session_hours * 3600))
 
     @classmethod
     def open(cls, settings: Settings, *, keys: Sequence[ApiKey], runtime: Runtime | None = None,

@@ -19,6 +19,9 @@
   ``204`` with the requesting origin allowed when some widget key lists it, else ``403 origin_not_allowed``; every
   widget response says ``Vary: Origin`` and echoes such an origin in ``Access-Control-Allow-Origin`` (no
   credentials mode). Whether the origin belongs to the key used is the route's check (``api.deps.WidgetCaller``).
+- **the web console** (``/console/``): a browser there sends no key but a session cookie (``api.console``); a live
+  session counts as a key for the body limit (an upload of knowledge files), and the console's pages check the
+  session, its role and its CSRF token themselves.
 - **a small body for the unauthenticated**: elsewhere (``/healthz``, a path that is no route), a
   request without a valid key may send at most ``unauthenticated_max_body_bytes`` (``413
   body_too_large``; by ``Content-Length`` before reading, else counted as it arrives).
@@ -34,6 +37,7 @@ is a route), in place of Starlette's redirect, whose ``Location`` was built from
 from __future__ import annotations
 
 import codecs
+from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -42,6 +46,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import WIDGET, origin_refused
+from api.console.sessions import COOKIE as CONSOLE_COOKIE
 from api.errors import polydesk_response
 from polydesk.errors import (
     AuthenticationError,
@@ -61,6 +66,7 @@ AUTHENTICATED_PREFIX = "/v1/"
 SIGNED_WEBHOOK_PREFIX = "/v1/channels/"
 MAIL_WEBHOOK_PREFIX = "/v1/channels/email/"  # raw mail: up to channel_email_max_bytes
 WIDGET_PREFIX = "/v1/widget/"  # the public widget key's routes (api.routes.widget)
+CONSOLE_PREFIX = "/console/"  # the web console: a session cookie, not a key (api.console)
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _UTF8 = frozenset({"utf-8", "utf8"})
 
@@ -95,10 +101,13 @@ class RequestGuard:
                 await _refuse(error, scope, receive, send)
                 return
             limit = services.settings.unauthenticated_max_body_bytes
-            if path.startswith(MAIL_WEBHOOK_PREFIX):
+            if caller is None and scope["method"] in _BODY_METHODS and path.startswith(CONSOLE_PREFIX) \
+                    and _console_session(services, headers):
+                limit = None
+            elif path.startswith(MAIL_WEBHOOK_PREFIX):
                 limit = max(limit, services.settings.channel_email_max_bytes)
             length = _content_length(headers)
-            if length is not None and length > limit:
+            if limit is not None and length is not None and length > limit:
                 await _refuse(BodyTooLargeError(f"a request without an API key may send at most {limit} bytes"),
                               scope, receive, send)
                 return
@@ -184,6 +193,21 @@ class _Checked:
             return UnsupportedEncodingError(f"JSON bodies must be UTF-8; byte {self.received - len(chunk) + exc.start}"
                                             " is not")
         return None
+
+
+def _console_session(services: Services, headers: Headers) -> bool:
+    """Whether the request carries the cookie of a live console session (only asked of a console request that
+    sends a body)."""
+    cookies = SimpleCookie()
+    try:
+        cookies.load(headers.get("cookie", ""))
+    except CookieError:
+        return False
+    morsel = cookies.get(CONSOLE_COOKIE)
+    try:
+        return morsel is not None and services.console_sessions.get(morsel.value) is not None
+    except PolydeskError:  # Redis down: the small limit holds, the page says why
+        return False
 
 
 def _widget_cors(allowed_origin: str | None, send: Send) -> Send:

@@ -2,7 +2,8 @@
 
 ```
 settings ─▶ Runtime.open
-   ├─ Redis client (POLYDESK_REDIS_URL, else own redis-server) ───┬─▶ EventLog (handoff stream)
+   ├─ Redis client (POLYDESK_REDIS_URL, else own redis-server) ───┬─▶ OutcomeRecorder (analytics counters)
+   │                                                              ├─▶ EventLog (handoff stream, counted)
    │                                                              ├─▶ ConversationStore (state, locks)
    │                                                              └─▶ ProfileStore (one customer across channels)
    ├─ KnowledgeIndex (Qdrant store + embedder + lexical encoder)
@@ -35,6 +36,7 @@ from agent.escalation import EscalationPolicy
 from agent.events import EventLog
 from agent.generators import create_generator
 from agent.intents import IntentClassifier
+from agent.outcomes import OutcomeRecorder
 from agent.pipeline import Agent
 from agent.profiles import ProfileStore
 from agent.state import ConversationStore
@@ -60,6 +62,7 @@ class Runtime:
     agent: Agent
     profiles: ProfileStore
     translator: Translator
+    outcomes: OutcomeRecorder | None = None  # the analytics counters the agent and the event log record into
     _owned: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -75,19 +78,20 @@ class Runtime:
                 redis_client = connect_redis(settings)
                 owned.append(_closer(redis_client))
             catalog = PersonaCatalog.load(settings.personas_dir)
-            events = EventLog(redis_client)
+            recorder = OutcomeRecorder.from_settings(redis_client, settings)
+            events = EventLog(redis_client, recorder=recorder)
             conversations = ConversationStore.from_settings(redis_client, settings, events=events)
             escalation = escalation or EscalationPolicy(
                 IntentClassifier.load_or_train(index.embedder, settings.model_cache_dir))
             generator = create_generator(settings, embedder=index.embedder, tokenizer=index.sparse)
             agent = Agent(index=index, catalog=catalog, conversations=conversations, escalation=escalation,
-                          generator=generator, settings=settings)
+                          generator=generator, settings=settings, recorder=recorder)
         except BaseException:
             _close_all(owned)
             raise
         return cls(settings=settings, redis=redis_client, index=index, catalog=catalog, events=events,
                    conversations=conversations, agent=agent, profiles=ProfileStore(redis_client),
-                   translator=Translator.from_settings(settings), _owned=owned)
+                   translator=Translator.from_settings(settings), outcomes=recorder, _owned=owned)
 
     def close(self) -> None:
         """Close what ``open`` opened, newest first (safe to call twice)."""
@@ -100,6 +104,12 @@ class Runtime:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def event_log(client: Redis, settings: Settings) -> EventLog:
+    """The events stream as a writer outside a ``Runtime`` (a CLI command) opens it: what each event changes is
+    counted in the outcome counters (``agent.outcomes``), as ``Runtime.open`` does."""
+    return EventLog(client, recorder=OutcomeRecorder.from_settings(client, settings))
 
 
 def _closer(client: Redis) -> Callable[[], None]:

@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     )
     conversation_ttl_hours: float = Field(default=720.0, gt=0, description="how long an idle conversation is kept")
     conversation_max_turns: int = Field(default=20, ge=2, le=500, description="turns kept per conversation")
+    outcomes_retention_days: int = Field(default=400, ge=1, le=3660, description="how long the daily outcome "
+                                         "counters (analytics) are kept")
 
     # LLM generation through litellm; none configured means the extractive generator.
     llm_model: str | None = Field(
@@ -183,6 +185,13 @@ class Settings(BaseSettings):
         description="YAML or JSON file of the desk's agents per tenant (id, display name, languages, queues, "
                     "working hours); merged with what the agent keys say",
     )
+
+    # The web console (api/console/): sessions made from an API key, and the eval runs it shows.
+    console_session_hours: float = Field(default=8.0, gt=0, le=720,
+                                         description="how long a console sign-in lasts (then sign in again)")
+    console_secure_cookie: bool | None = Field(
+        default=None, description="mark the console's cookies Secure; default: when the request came over HTTPS")
+    runs_dir: Path = Field(default=Path("runs"), description="the eval run folders the console lists")
 
     @field_validator("redact_patterns")
     @classmethod

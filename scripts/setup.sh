@@ -3,7 +3,7 @@
 #   1. create .venv/ with Python 3.11
 #   2. install the CPU build of torch first (a plain "torch" would pull several GB of CUDA packages)
 #   3. install the locked dependency set without re-resolving (requirements.lock), then polydesk itself
-#   4. install Debian's chromium and chromium-driver for the browser tests (tests/browser/), when missing
+#   4. install Debian's chromium, chromium-driver and a CJK font for the browser tests (tests/browser/), when missing
 #   5. run `polydesk demo`: ingest the bundled demo brand and answer sample searches
 # Set POLYDESK_SKIP_DEMO=1 to only install.
 set -euo pipefail
@@ -31,16 +31,21 @@ if [ "$(cat "$LOCK_STAMP" 2>/dev/null)" != "$LOCK_SUM" ]; then
   echo "$LOCK_SUM" > "$LOCK_STAMP"
 fi
 
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  # The browser tests drive the system's browser and driver (Selenium never downloads one).
+# The browser tests drive the system's browser and driver (Selenium never downloads one); the console's Chinese
+# screenshots need a CJK font.
+BROWSER_PACKAGES=()
+{ command -v chromium >/dev/null && command -v chromedriver >/dev/null; } || BROWSER_PACKAGES+=(chromium chromium-driver)
+{ command -v fc-list >/dev/null && fc-list 2>/dev/null | grep -qi "CJK"; } || BROWSER_PACKAGES+=(fonts-noto-cjk)
+if [ ${#BROWSER_PACKAGES[@]} -gt 0 ]; then
   SUDO=()
   [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo -n true 2>/dev/null && SUDO=(sudo -n)
   if command -v apt-get >/dev/null && { [ "$(id -u)" -eq 0 ] || [ ${#SUDO[@]} -gt 0 ]; }; then
-    echo "==> installing chromium and chromium-driver (browser tests)"
-    "${SUDO[@]}" apt-get update -q >/dev/null && "${SUDO[@]}" apt-get install -y -q chromium chromium-driver >/dev/null \
+    echo "==> installing ${BROWSER_PACKAGES[*]} (browser tests)"
+    "${SUDO[@]}" apt-get update -q >/dev/null \
+      && "${SUDO[@]}" apt-get install -y -q "${BROWSER_PACKAGES[@]}" >/dev/null \
       || echo "    could not install them; the browser tests will be skipped (CI=true: they fail)"
   else
-    echo "==> the browser tests need chromium and chromedriver: as root, apt-get install -y chromium chromium-driver"
+    echo "==> the browser tests need ${BROWSER_PACKAGES[*]}: as root, apt-get install -y ${BROWSER_PACKAGES[*]}"
   fi
 fi
 

@@ -32,12 +32,12 @@ ConversationArgument = Annotated[str, typer.Argument(help="The handed-off conver
 @contextmanager
 def _desk(settings: Settings) -> Iterator[DeskStore]:
     """The desk on a Redis of its own (closed afterwards), synced with the events stream."""
-    from agent.events import EventLog
     from agent.state import ConversationStore
+    from api.runtime import event_log
     from desk.store import DeskStore
 
     with open_redis(settings) as client:
-        events = EventLog(client)
+        events = event_log(client, settings)
         desk = DeskStore(client, events, conversations=ConversationStore.from_settings(client, settings,
                                                                                        events=events))
         desk.sync()

@@ -40,7 +40,7 @@ GatesOption = Annotated[Path | None, typer.Option("--gates", help="Gates YAML; e
 @eval_app.command("run")
 def run(
     suites: Annotated[list[str], typer.Argument(help="Suite files (.jsonl, .csv), folders or glob patterns.")],
-    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/TIMESTAMP-ID).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: POLYDESK_RUNS_DIR/ID).")] = None,
     market: Annotated[list[str] | None, typer.Option("--market", "-m", help="Only these markets (repeatable).")
                       ] = None,
     generator: Annotated[str | None, typer.Option(help="extractive or llm (POLYDESK_LLM_MODEL); in-process only.")
@@ -87,7 +87,7 @@ def _execute(settings: Settings, cases: list[Case], paths: list[Path], *, out: P
     from personas import PersonaCatalog
 
     run_id = new_run_id()
-    folder = out or Path("runs") / run_id
+    folder = out or settings.runs_dir / run_id
     scorer = CaseScorer(catalog=PersonaCatalog.load(settings.personas_dir), tenant=tenant)
     began = time.time()
     meta: dict[str, Any] = {"id": run_id, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(began)),
@@ -126,6 +126,7 @@ def _in_process(settings: Settings, cases: list[Case], *, run_id: str, scorer: C
             raise InputError(f"the knowledge index under {settings.data_dir} has no documents of tenant {tenant!r}: "
                              "ingest first, e.g. polydesk ingest demo/tidewell/knowledge --tenant tidewell "
                              "--market '*'")
+        runtime.agent.recorder = runtime.events.recorder = None  # eval cases are not customers: no outcome counts
         target = InProcessTarget(runtime.agent, tenant=tenant)
         records = _with_progress(lambda p: run_cases(cases, target, run_id=run_id, scorer=scorer,
                                                      concurrency=concurrency, progress=p), len(cases), quiet)

@@ -33,10 +33,10 @@ def inbox_list(as_json: JsonOption = False) -> None:
 @inbox_app.command("replay")
 def inbox_replay(as_json: JsonOption = False) -> None:
     """Publish each kept message as a handoff event (a person answers it), then empty the inbox."""
-    from agent.events import EventLog
     from agent.inbox import Inbox
+    from api.runtime import event_log
 
     settings = load_settings()
     with errors(as_json), open_redis(settings) as client:
-        count = Inbox(settings.inbox_path).replay(EventLog(client))
+        count = Inbox(settings.inbox_path).replay(event_log(client, settings))
     print(json.dumps({"replayed": count}) if as_json else f"{count} messages handed to people as handoff events")

@@ -34,6 +34,7 @@ class ErasureCounts(BaseModel):
     documents_deleted: int = Field(description="transcript documents deleted: nothing else was left in them")
     profile_links: int = Field(description="links of the customer's identities to customer profiles "
                                "removed (a profile left with no identity is deleted)")
+    feedback: int = Field(description="ratings (and their comments) of the customer's replies deleted")
 
 
 class ErasurePublic(BaseModel):

@@ -33,6 +33,7 @@ from api.auth import Caller
 from api.deps import Services, ServicesDep, WidgetCaller
 from api.errors import error_responses
 from api.ratelimit import RateLimiter
+from api.routes.analytics import FeedbackPublic, RatingBody, give_feedback
 from api.routes.answer import answer_stream
 from api.widget.sessions import Direction, Label, WidgetSession, WidgetSessions, direction, labels
 from knowledge.schema import normalize_language
@@ -176,3 +177,13 @@ def send_message(conversation_id: ConversationPath, body: WidgetMessage, caller:
                               conversation_id=session.conversation_id, locale=session.language,
                               metadata={"widget_key": caller.key_id})
     return answer_stream(message, caller, services)
+
+
+@router.post("/v1/widget/conversations/{conversation_id}/feedback", response_model=FeedbackPublic,
+             status_code=201, responses=error_responses(401, 403, 404, 422, 429, 503), summary="Rate a reply")
+def rate_reply(conversation_id: ConversationPath, body: RatingBody, caller: WidgetCaller,
+               services: ServicesDep, request: Request) -> FeedbackPublic:
+    """The visitor's thumbs up or down on a reply of a conversation this key opened (as ``POST /v1/feedback``)."""
+    _visitor_limit(request, services, caller)
+    session = _session(services, caller, conversation_id)
+    return give_feedback(services, caller.tenant, session.conversation_id, body)

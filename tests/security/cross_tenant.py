@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 
 from fastapi import FastAPI
 
+from tests.security.console_probes import CONSOLE_ORDER, CONSOLE_PROBES
 from tests.security.desk_probes import DESK_ORDER, DESK_PROBES
 from tests.security.harness import (
     ACME_CANARY,
@@ -34,7 +35,10 @@ from tests.security.harness import (
     headers,
 )
 
-PUBLIC = frozenset({"GET /healthz", "GET /readyz", "GET /metrics", "GET /widget.js"})
+PUBLIC = frozenset({"GET /healthz", "GET /readyz", "GET /metrics", "GET /widget.js",
+                    # the console's sign-in, sign-out and language switch: no tenant data
+                    "GET /console", "GET /console/login", "POST /console/login", "POST /console/logout",
+                    "GET /console/lang/{code}"})
 DOCS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
 
@@ -410,6 +414,7 @@ PROBES: dict[str, Probe] = {
     "POST /v1/channels/dead-letters/{letter_id}/requeue": channel_dead_letters,
     "DELETE /v1/channels/dead-letters/{letter_id}": channel_dead_letters,
     **DESK_PROBES,
+    **CONSOLE_PROBES,
 }
 # Reads first (acme has nothing of its own under the victim's ids yet), then answers (acme then has a
 # conversation under the victim's conversation id), then writes, erasure last.
@@ -420,6 +425,7 @@ ORDER = [
     "GET /v1/profiles/lookup", "GET /v1/profiles/{profile_id}", "GET /v1/profiles/{profile_id}/history",
     "GET /v1/widget/conversations/{conversation_id}", "POST /v1/widget/conversations/{conversation_id}/messages",
     "POST /v1/widget/conversations",
+    *CONSOLE_ORDER,  # before the answers: then acme has a conversation of tidewell's conversation id
     "POST /v1/personas/preview", "POST /v1/answer", "POST /v1/answer/stream", "POST /v1/chat/completions",
     "GET /v1/channels/{channel}/{tenant}/webhook", "POST /v1/channels/{channel}/{tenant}/webhook",
     "GET /v1/channels/dead-letters", "POST /v1/channels/dead-letters/{letter_id}/requeue",

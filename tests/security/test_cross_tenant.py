@@ -46,9 +46,13 @@ def test_every_authenticated_route_refuses_a_request_without_a_valid_key(attacke
         method, path = route.split(" ", 1)
         url = path.replace("{channel}", "telegram").replace("{tenant}", "tidewell").replace(
             "{document_id:path}", "x.md").replace("{job_id}", "x").replace(
-            "{conversation_id}", "x").replace("{customer_id}", "x").replace("{persona_id}", "x").replace("{market}", "US")
+            "{conversation_id}", "x").replace("{customer_id}", "x").replace("{persona_id}", "x").replace(
+            "{market}", "US").replace("{run_id}", "x")
         for auth in ({}, {"Authorization": "Bearer pd_test_unknown_key_000"}, {"Authorization": "Basic Zm9vOmJhcg=="}):
-            response = client.request(method, url, headers=auth, json={"message": "hi", "market": "US", "channel": "web"})
+            # The console signs in with a session, not a key: a page sends the browser to its sign-in page, a script
+            # call (asking for JSON, as here) gets 401.
+            sent = {**auth, "Accept": "application/json"} if path.startswith("/console") else auth
+            response = client.request(method, url, headers=sent, json={"message": "hi", "market": "US", "channel": "web"})
             # A platform webhook authenticates by its signature, not a key: unsigned, or not configured (404).
             refused = (401, 404) if path.startswith("/v1/channels/") else (401, 429)
             assert response.status_code in refused, (route, auth, response.status_code, response.text)
