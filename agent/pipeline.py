@@ -11,8 +11,11 @@ Read ``Agent.answer`` top to bottom; each stage is timed into ``Reply.timings_ms
    context): the signals and the retrieval share it.
 5. ``signals``: intent, keyword rules and frustration decide whether a human takes over
    (``agent.escalation``); if so the reply tells the customer when a person answers, the
-   conversation is handed off and a ``handoff`` event is published (steps 6-8 are skipped). Small talk
-   ("thanks!", "ok 👍", "ขอบคุณครับ") gets the agent's own short reply instead (``agent.smalltalk``).
+   conversation is handed off and a ``handoff`` event is published (steps 6-8 are skipped). A brand tool
+   that applies (an order number in the message, or its intent: ``agent.tools``) is called and its reply
+   template answers (``Reply.tool_calls`` says which, with what, how it went); a failed call may hand off
+   (reason ``tool_failed``). Small talk ("thanks!", "ok 👍", "ขอบคุณครับ") gets the agent's own short reply
+   instead (``agent.smalltalk``).
 6. ``retrieval``: follow-up rewrite, hybrid search with market and language preference,
    confidence (``agent.retrieval``). Messages the bot cannot answer, several in a row on one
    topic, hand off too (reason ``low_confidence``).
@@ -44,8 +47,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import numpy as np
 
@@ -58,7 +60,7 @@ from agent.guardrails import GuardrailContext, Guardrails
 from agent.language import LanguageStage
 from agent.outcomes import OutcomeRecorder
 from agent.ownership import release
-from agent.phrases import SmallTalkKind, greeting_for, notice_text, say, sign_off_for, small_talk_reply
+from agent.phrases import greeting_for, notice_text, say, sign_off_for, small_talk_reply
 from agent.retrieval import Retriever, contextual_query, follow_up_vector
 from agent.schema import (
     AnswerRequest,
@@ -73,7 +75,10 @@ from agent.schema import (
     Turn,
 )
 from agent.smalltalk import small_talk
+from agent.stages import DryRunConversations
+from agent.stages import StageClock as _Clock
 from agent.state import Conversation, ConversationStore, Handoff, decode_vector, encode_vector, new_conversation_id
+from agent.tools.stage import ToolOutcome, ToolRequest, ToolStage
 from knowledge.index import KnowledgeIndex
 from personas import ComplianceNotice, EscalationRules, Intent, PersonaCatalog, ResolvedPersona, Thresholds
 from personas.routing import Channel
@@ -85,50 +90,15 @@ _SEPARATOR = "\n\n"
 SAME_TOPIC = 0.86
 
 
-class _Clock:
-    """Milliseconds per stage, in the order the stages ran."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.timings: dict[str, float] = {}
-        self.gap: np.ndarray | None = None  # the message's embedding when retrieval could not answer it
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        began = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.timings[name] = round((time.perf_counter() - began) * 1000, 3)
-
-    def total(self) -> dict[str, float]:
-        return {**self.timings, "total": round((time.perf_counter() - self.start) * 1000, 3)}
-
-
-class DryRunConversations(ConversationStore):
-    """A conversation store that remembers nothing: every conversation is new, nothing is saved (previews)."""
-
-    def __init__(self, *, max_turns: int) -> None:  # no Redis behind it
-        self.max_turns = max_turns
-
-    def get(self, tenant: str, conversation_id: str) -> Conversation | None:
-        return None
-
-    def save(self, conversation: Conversation, *, events: Sequence[HandoffEvent] = ()) -> None:
-        return None
-
-    @contextmanager
-    def lock(self, tenant: str, conversation_id: str) -> Iterator[None]:
-        yield
-
-
 class Agent:
     """The answer pipeline on the resources it is handed: the index it searches and embeds with, the personas,
-    the conversation store, the escalation policy and the generator (default: extractive)."""
+    the conversation store, the escalation policy, the generator (default: extractive) and the brand tools
+    (``agent.tools``; default: none)."""
 
     def __init__(self, *, index: KnowledgeIndex, catalog: PersonaCatalog, conversations: ConversationStore,
                  escalation: EscalationPolicy, generator: Generator | None = None,
-                 settings: Settings | None = None, recorder: OutcomeRecorder | None = None) -> None:
+                 settings: Settings | None = None, recorder: OutcomeRecorder | None = None,
+                 tools: ToolStage | None = None) -> None:
         self.settings = settings or Settings()
         self.recorder = recorder  # outcome counters (agent.outcomes): answers only, never previews
         self.index = index
@@ -139,6 +109,7 @@ class Agent:
         self.retriever = Retriever(index, top_k=self.settings.answer_top_k)
         self.generator: Generator = generator or ExtractiveGenerator(embedder=index.embedder, tokenizer=index.sparse)
         self.guardrails = Guardrails()
+        self.tools = tools
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # support hours are read on it
 
     def answer(self, request: AnswerRequest) -> Reply:
@@ -219,8 +190,21 @@ class Agent:
             escalation = self.escalation_policy.decide(signals, rules=rules)
         if escalation.escalate:
             return self._escalate(store, request, conversation, resolved, decision, escalation, rules, clock)
+        outcome = None  # a tool's question for a parameter waits: the knowledge may answer the message itself
+        if self.tools is not None:
+            with clock.stage("tools"):
+                outcome = self.tools.run(ToolRequest(
+                    tenant=request.tenant, market=resolved.market.code, language=decision.language,
+                    message=request.message, history=tuple(t.text for t in conversation.turns if t.role == "customer"),
+                    intent=signals.intent.intent.value, intent_probability=signals.intent.probability,
+                    channel=request.channel.value,
+                    customer_id=request.customer_id or conversation.customer_id))
+            if outcome is not None and not outcome.defer:
+                return self._tool_reply(store, request, conversation, resolved, decision, escalation, rules, outcome,
+                                        clock)
         if (kind := small_talk(request.message, signals)) is not None:
-            return self._small_talk(store, request, conversation, resolved, decision, escalation, kind, clock)
+            return self._own_reply(store, request, conversation, resolved, decision, escalation, clock,
+                                   small_talk_reply(kind, decision.language), generator="smalltalk")
 
         with clock.stage("retrieval"):
             retrieval = self.retriever.run(query, rewritten=rewritten, tenant=request.tenant, market=request.market,
@@ -228,6 +212,8 @@ class Agent:
             conversation.query_vector = encode_vector(query_vector)
             unanswered = _unanswered_streak(conversation, signals, retrieval, message_vector, rules.thresholds)
             clock.gap = message_vector if unanswered else None
+        if outcome is not None and retrieval.confidence < rules.thresholds.low_confidence:
+            return self._tool_reply(store, request, conversation, resolved, decision, escalation, rules, outcome, clock)
         if unanswered >= rules.thresholds.low_confidence_turns:
             escalation = self.escalation_policy.decide(signals, rules=rules, unanswered=unanswered)
             if escalation.escalate:
@@ -340,8 +326,9 @@ class Agent:
 
     def _escalate(self, store: ConversationStore, request: AnswerRequest, conversation: Conversation,
                   resolved: ResolvedPersona, decision: LanguageDecision, escalation: Escalation,
-                  rules: EscalationRules, clock: _Clock, retrieval: Retrieval | None = None) -> Reply:
-        """A human takes over: tell the customer when, hand the conversation off, publish the event."""
+                  rules: EscalationRules, clock: _Clock, retrieval: Retrieval | None = None, lead: str = "") -> Reply:
+        """A human takes over: tell the customer when (after ``lead``, e.g. why), hand the conversation off,
+        publish the event."""
         with clock.stage("handoff"):
             market, language = resolved.market, decision.language
             plan = plan_handoff(escalation.queue or "support", market=market, rules=rules, language=language,
@@ -352,9 +339,9 @@ class Agent:
                                    customer_id=conversation.customer_id, message=request.message,
                                    history=conversation.turns),
             })
-            text, notices = self._compose(conversation, resolved, language,
-                                          customer_notice(plan, market=market, language=language),
-                                          _frame(conversation, resolved, language))
+            body = _SEPARATOR.join(filter(None, (lead, customer_notice(plan, market=market, language=language))))
+            frame = _frame(conversation, resolved, language)
+            text, notices = self._compose(conversation, resolved, language, body, frame)
         with clock.stage("save"):
             self._record(conversation, request, resolved, decision, text, notices, retrieval, store.max_turns)
             conversation.owner = "human"
@@ -375,19 +362,39 @@ class Agent:
             notices=[n.id for n in notices], query=retrieval.query if retrieval else "", timings_ms=clock.total(),
         )
 
-    def _small_talk(self, store: ConversationStore, request: AnswerRequest, conversation: Conversation,
-                    resolved: ResolvedPersona, decision: LanguageDecision, escalation: Escalation,
-                    kind: SmallTalkKind, clock: _Clock) -> Reply:
-        """The agent's own short reply, in the reply language, with the notices not shown yet: no knowledge."""
+    def _own_reply(self, store: ConversationStore, request: AnswerRequest, conversation: Conversation,
+                   resolved: ResolvedPersona, decision: LanguageDecision, escalation: Escalation, clock: _Clock,
+                   body: str, *, generator: str, frame: tuple[str, str] = ("", ""), confidence: float = 0.0) -> Reply:
+        """The agent's own reply (small talk; a tool's), in the reply language, with the notices not shown yet:
+        no knowledge."""
         with clock.stage("save"):
-            text, notices = self._compose(conversation, resolved, decision.language,
-                                          small_talk_reply(kind, decision.language), ("", ""))
+            text, notices = self._compose(conversation, resolved, decision.language, body, frame)
             conversation.unanswered = []
             self._record(conversation, request, resolved, decision, text, notices, None, store.max_turns)
             store.save(conversation)
         return Reply(status="answered", conversation_id=conversation.id, text=text, language=decision.language,
-                     market=resolved.market.code, persona_id=resolved.persona.id, generator="smalltalk",
-                     confidence=0.0, escalation=escalation, notices=[n.id for n in notices], timings_ms=clock.total())
+                     market=resolved.market.code, persona_id=resolved.persona.id, generator=generator,
+                     confidence=confidence, escalation=escalation, notices=[n.id for n in notices],
+                     timings_ms=clock.total())
+
+    def _tool_reply(self, store: ConversationStore, request: AnswerRequest, conversation: Conversation,
+                    resolved: ResolvedPersona, decision: LanguageDecision, escalation: Escalation,
+                    rules: EscalationRules, outcome: ToolOutcome, clock: _Clock) -> Reply:
+        """The tool's reply in the persona's frame; a failure the brand wants handed off goes to a person
+        (reason ``tool_failed``) after the honest sentence. The reply names the call in ``tool_calls``."""
+        call = outcome.call
+        if outcome.handoff:
+            handoff = Escalation(escalate=True, reason="tool_failed", intent=escalation.intent, queue="support",
+                                 priority="normal", scores=escalation.scores,
+                                 explanation=[f"tool {call.tool}: {call.status} ({call.code})"])
+            reply = self._escalate(store, request, conversation, resolved, decision, handoff, rules, clock,
+                                   lead=outcome.body)
+        else:
+            reply = self._own_reply(store, request, conversation, resolved, decision, escalation, clock, outcome.body,
+                                    generator=f"tool:{call.tool}", frame=_frame(conversation, resolved,
+                                                                                decision.language),
+                                    confidence=1.0 if call.status == "ok" else 0.0)
+        return reply.model_copy(update={"tool_calls": [call]})
 
     @staticmethod
     def _owned_by_human(store: ConversationStore, request: AnswerRequest, conversation: Conversation,

@@ -172,7 +172,7 @@ class Citation(BaseModel):
     language: str
 
 
-EscalationReason = Literal["intent", "sentiment", "low_confidence", "policy", "customer_request"]
+EscalationReason = Literal["intent", "sentiment", "low_confidence", "policy", "customer_request", "tool_failed"]
 
 
 class Escalation(BaseModel):
@@ -189,6 +189,24 @@ class Escalation(BaseModel):
     team: str | None = Field(default=None, description="the follow-the-sun team that takes it, if not the market's")
     open_now: bool | None = Field(default=None, description="whether a person is working on it now")
     reply_by: dt.datetime | None = Field(default=None, description="when a person will have answered")
+
+
+ToolCallStatus = Literal["ok", "not_found", "not_yours", "failed", "unavailable", "refused_unsafe",
+                         "missing_parameter", "invalid_arguments"]
+
+
+class ToolCall(BaseModel):
+    """A brand tool the agent used for this reply (``agent.tools``): which, with what, how it went.
+
+    ``arguments`` are redacted where they are personal data (e-mail addresses, phone numbers, the customer's own
+    id); ``missing_parameter`` and ``invalid_arguments`` mean no request was sent.
+    """
+
+    tool: str
+    arguments: dict[str, str] = Field(default_factory=dict)
+    status: ToolCallStatus
+    latency_ms: float = Field(default=0.0, ge=0.0, description="the tool call's own time (0 when nothing was sent)")
+    code: str | None = Field(default=None, description="why it did not succeed: a stable code, e.g. outbound_timeout")
 
 
 class Reply(BaseModel):
@@ -212,3 +230,4 @@ class Reply(BaseModel):
     notices: list[str] = Field(default_factory=list, description="compliance notices shown in this reply")
     query: str = Field(default="", description="what retrieval searched for")
     timings_ms: dict[str, float] = Field(default_factory=dict, description="per stage, and 'total'")
+    tool_calls: list[ToolCall] = Field(default_factory=list, description="brand tools called for this reply")

@@ -34,10 +34,13 @@ _STATUS: list[tuple[type[errors.PolydeskError], int]] = [
     (errors.ConflictError, 409),
     (errors.RateLimitedError, 429),
     (errors.StoreError, 503),
+    (errors.OutboundTimeoutError, 504),
+    (errors.OutboundError, 502),
 ]
 _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
-               415: "unsupported_type", 422: "validation_error", 429: "rate_limited", 503: "unavailable"}
+               415: "unsupported_type", 422: "validation_error", 429: "rate_limited", 502: "bad_gateway",
+               503: "unavailable", 504: "gateway_timeout"}
 
 
 class ErrorBody(BaseModel):

@@ -10,7 +10,9 @@ settings ─▶ Runtime.open
    ├─ PersonaCatalog (YAML)
    ├─ EscalationPolicy (intent classifier on the index's embedder)
    ├─ Generator (create_generator: extractive, or LLM falling back to it)
-   └─▶ Agent(index, catalog, conversations, escalation, generator): the answer pipeline
+   ├─ ToolCatalog (<personas_dir>/tools/*.yaml) ─▶ ToolStage (ToolClient: its HTTP connections, secrets read
+   │                                                from os.environ at call time; LLM function calling when set)
+   └─▶ Agent(index, catalog, conversations, escalation, generator, tools): the answer pipeline
 ```
 
 ``polydesk serve`` (``api.deps.Services``) and every CLI command that answers or hands back
@@ -26,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -40,6 +43,10 @@ from agent.outcomes import OutcomeRecorder
 from agent.pipeline import Agent
 from agent.profiles import ProfileStore
 from agent.state import ConversationStore
+from agent.tools.client import ToolClient
+from agent.tools.llm import ToolArgumentExtractor
+from agent.tools.spec import ToolCatalog
+from agent.tools.stage import ToolStage
 from agent.translation import Translator
 from knowledge.index import KnowledgeIndex
 from personas import PersonaCatalog
@@ -63,6 +70,7 @@ class Runtime:
     profiles: ProfileStore
     translator: Translator
     outcomes: OutcomeRecorder | None = None  # the analytics counters the agent and the event log record into
+    tools: ToolCatalog = field(default_factory=ToolCatalog)  # the brand's HTTP tools (agent.tools)
     _owned: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
@@ -84,14 +92,21 @@ class Runtime:
             escalation = escalation or EscalationPolicy(
                 IntentClassifier.load_or_train(index.embedder, settings.model_cache_dir))
             generator = create_generator(settings, embedder=index.embedder, tokenizer=index.sparse)
+            profiles = ProfileStore(redis_client)
+            tools, stage = ToolCatalog.load(settings.personas_dir), None
+            if len(tools):
+                client = ToolClient(settings=settings, environ=os.environ)
+                owned.append(client.close)
+                stage = ToolStage(catalog=tools, client=client, profiles=profiles,
+                                  extractor=ToolArgumentExtractor.from_settings(settings))
             agent = Agent(index=index, catalog=catalog, conversations=conversations, escalation=escalation,
-                          generator=generator, settings=settings, recorder=recorder)
+                          generator=generator, settings=settings, recorder=recorder, tools=stage)
         except BaseException:
             _close_all(owned)
             raise
         return cls(settings=settings, redis=redis_client, index=index, catalog=catalog, events=events,
-                   conversations=conversations, agent=agent, profiles=ProfileStore(redis_client),
-                   translator=Translator.from_settings(settings), outcomes=recorder, _owned=owned)
+                   conversations=conversations, agent=agent, profiles=profiles,
+                   translator=Translator.from_settings(settings), outcomes=recorder, tools=tools, _owned=owned)
 
     def close(self) -> None:
         """Close what ``open`` opened, newest first (safe to call twice)."""

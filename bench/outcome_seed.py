@@ -26,7 +26,7 @@ from agent.schema import AnswerRequest, Reply
 
 MARKETS = ("DE", "FR", "ES", "GB", "US", "MX", "BR", "JP", "TW", "TH", "VN", "ID", "MY", "SG", "AE", "SA")
 CHANNELS = ("web", "whatsapp", "line", "email", "telegram")
-REASONS = ("customer_request", "intent", "low_confidence", "sentiment", "policy")
+REASONS = ("customer_request", "intent", "low_confidence", "sentiment", "policy", "tool_failed")
 QUEUES = ("support", "support_senior", "sales", "privacy")
 
 

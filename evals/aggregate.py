@@ -1,6 +1,6 @@
 """From the per-case records of a run (``results.jsonl``) to its summary: metrics per market, language,
 channel and tag, escalation precision/recall and the queue confusion matrix, latency per stage, bootstrap
-confidence intervals.
+confidence intervals; the tool accuracy (``tool_accuracy``) where a run has cases that expect a tool call.
 
 Everything in ``summary.json`` and ``report.html`` is computed here from the records alone, so a summary can be
 recomputed from ``results.jsonl`` at any time (``summarize(read_results(path))``).
@@ -103,6 +103,8 @@ def group_metrics(records: Sequence[Record]) -> dict[str, Any]:
     metrics.update(escalation_scores(records))
     metrics["language_match"] = _mean(r["scores"].get("language_match") for r in records)
     metrics["persona_compliance"] = _mean(r["scores"].get("persona_compliant") for r in records)
+    if any("tool_called" in r["scores"] for r in records):  # only runs with tool cases carry it
+        metrics["tool_accuracy"] = _mean(r["scores"].get("tool_called") for r in records)
     metrics["latency_p50_ms"], metrics["latency_p95_ms"] = percentile(totals, 50), percentile(totals, 95)
     for name in JUDGE_METRICS:
         judged = any(name in r["scores"] for r in records)

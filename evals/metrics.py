@@ -21,6 +21,10 @@ language, channel and tag. Every score is computed from what the reply shows, no
   reply cites a source and does not hand off, i.e. it answers what the knowledge cannot answer). Averaged, they
   are the answer rate, the cited hit@1 and the false-answer rate. A request that failed scores 0 for the first
   two and nothing for the third (an error is not an answer; ``errors`` counts it).
+- tool (cases that expect a brand tool call): ``tool_called`` is 1 when the reply's ``tool_calls`` hold a call of
+  the expected tool with the expected arguments and status (``not_called``: no call of it); such a case is correct
+  only with it, and one whose tool answers (any expected status but ``not_called``) needs no citation: the tool's
+  result is the source. Averaged, it is the tool accuracy.
 - language: the reply's declared language and the language detected in its body are the customer's.
 - persona: the persona routing expects for (tenant, channel, market) answered, greeting on the first reply
   only, sign-off, length, no term the market or persona bans, and, where the market requires honorifics, one of
@@ -44,6 +48,7 @@ from polydesk.language import LanguageDetector, language_family
 from polydesk.terms import UNSPACED, TermSet
 
 HIT_KS = (1, 3)
+TOOL_ANSWERS = ("ok", "not_found")
 T = TypeVar("T")
 
 
@@ -146,17 +151,39 @@ def answer_scores(case: Case, reply: dict[str, Any] | None, outcome: str) -> dic
     return {}
 
 
+def tool_scores(case: Case, reply: dict[str, Any] | None) -> dict[str, float]:
+    """``tool_called`` for a case that expects a tool call (nothing for one that does not)."""
+    expected = case.tool
+    if expected is None:
+        return {}
+    calls = [c for c in (reply or {}).get("tool_calls") or [] if c.get("tool") == expected.name]
+    if expected.status == "not_called":
+        return {"tool_called": float(reply is not None and not calls)}
+    right = any(c.get("status") == expected.status
+                and all((c.get("arguments") or {}).get(k) == v for k, v in expected.arguments.items())
+                for c in calls)
+    return {"tool_called": float(right)}
+
+
 def observed_outcome(reply: dict[str, Any]) -> str:
     if reply["status"] == "handed_off" or reply["escalation"].get("escalate"):
         return "escalate"
-    return "answer" if reply.get("citations") else "decline"
+    # A tool that found the order, or found there is none, answered as a cited document does.
+    by_tool = any(c.get("status") in TOOL_ANSWERS for c in reply.get("tool_calls") or [])
+    return "answer" if reply.get("citations") or by_tool else "decline"
 
 
-def is_correct(case: Case, outcome: str, missing: Sequence[str], forbidden: Sequence[str]) -> bool:
+def is_correct(case: Case, outcome: str, missing: Sequence[str], forbidden: Sequence[str],
+               tool_called: float | None = None) -> bool:
+    if tool_called is not None and not tool_called:
+        return False
     if case.expect == "escalate":
         return outcome == "escalate"
     if case.expect == "decline":
         return outcome in ("decline", "escalate") and not forbidden
+    if case.tool is not None and case.tool.status != "not_called":
+        # The tool's reply is the answer (or the question for its parameter): no citation needed.
+        return outcome != "escalate" and not missing and not forbidden
     return outcome == "answer" and not missing and not forbidden
 
 
@@ -172,16 +199,18 @@ class CaseScorer:
         if reply is None:
             return {"outcome": "error", "correct": False, "facts_found": [], "facts_missing": list(case.must_contain),
                     "forbidden_found": [], "fact_recall": 0.0 if case.must_contain else None,
-                    **answer_scores(case, None, "error")}
+                    **answer_scores(case, None, "error"), **tool_scores(case, None)}
         resolved = self.catalog.resolve(tenant=self.tenant, channel=case.channel, market=case.market)
         body, parts = split_reply(reply["text"], greeting_for(resolved.persona, reply["language"]),
                                   sign_off_for(resolved.persona, reply["language"]))
         outcome = observed_outcome(reply)
         facts = check_facts(body, case.must_contain, case.must_not_contain)
+        tool = tool_scores(case, reply)
         scores: dict[str, Any] = {
-            "outcome": outcome, "correct": is_correct(case, outcome, facts.missing, facts.forbidden),
+            "outcome": outcome,
+            "correct": is_correct(case, outcome, facts.missing, facts.forbidden, tool.get("tool_called")),
             "facts_found": facts.found, "facts_missing": facts.missing, "forbidden_found": facts.forbidden,
-            "fact_recall": facts.recall, **answer_scores(case, reply, outcome),
+            "fact_recall": facts.recall, **answer_scores(case, reply, outcome), **tool,
         }
         if case.expect == "answer" and case.sources:
             # Ranked by retrieval when the reply says (``retrieved``), else the cited documents in citation order.

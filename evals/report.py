@@ -1,10 +1,10 @@
 """A run folder: ``results.jsonl`` (one record per case), ``summary.json`` and a self-contained ``report.html``.
 
 The page has a per-market table (accuracy with its 95% CI, cited hit@1, answer rate on answerable cases,
-false-answer rate on unanswerable ones, retrieval, similarity, escalation P/R, language
-match, persona compliance, latency), inline SVG charts (accuracy per market, escalation queue confusion
-matrix, latency), the same table per language, channel and tag, and every failed case with its reply, cited
-sources and what was missing. Each market row carries its numbers as ``data-*`` attributes so tests (and
+false-answer rate on unanswerable ones, retrieval, similarity, escalation P/R, language match, persona
+compliance, latency; tool accuracy for a run with tool cases), inline SVG charts (accuracy per market, escalation
+queue confusion matrix, latency), the same table per language, channel and tag, and every failed case with its
+reply, cited sources and what was missing. Each market row carries its numbers as ``data-*`` attributes so tests (and
 scripts) can check the page against ``results.jsonl``.
 """
 
@@ -30,6 +30,7 @@ COLUMNS = [("cases", "cases", "n"), ("accuracy", "accuracy", "pct"), ("fact_reca
            ("queue_accuracy", "queue acc.", "pct"), ("language_match", "language", "pct"),
            ("persona_compliance", "persona", "pct"), ("latency_p50_ms", "p50 ms", "ms"),
            ("latency_p95_ms", "p95 ms", "ms")]
+TOOL_COLUMN = ("tool_accuracy", "tool acc.", "pct")  # shown only for a run with cases that expect a tool call
 _STYLE = """body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0 24px}
 th,td{border:1px solid #ccc;padding:3px 6px;text-align:right;vertical-align:top}th{background:#f3f5f8}
 td.l,th.l{text-align:left}.fail td{background:#fff}.small{font-size:12px;color:#555}pre{white-space:pre-wrap;margin:0;
@@ -67,18 +68,19 @@ def _ci(metrics: dict[str, Any]) -> str:
     return f" <span class=small>[{100 * ci[0]:.1f}–{100 * ci[1]:.1f}]</span>" if ci else ""
 
 
-def _table(groups: dict[str, dict[str, Any]], key_name: str, *, data: bool = False) -> str:
-    head = f"<tr><th class=l>{key_name}</th>" + "".join(f"<th>{label}</th>" for _, label, _ in COLUMNS) + "</tr>"
+def _table(groups: dict[str, dict[str, Any]], key_name: str, *, data: bool = False, tools: bool = False) -> str:
+    columns = [*COLUMNS, TOOL_COLUMN] if tools else COLUMNS
+    head = f"<tr><th class=l>{key_name}</th>" + "".join(f"<th>{label}</th>" for _, label, _ in columns) + "</tr>"
     rows = []
     for key, metrics in groups.items():
         attributes = ""
         if data:
-            numbers = {name: metrics.get(name) for name, _, _ in COLUMNS}
+            numbers = {name: metrics.get(name) for name, _, _ in columns}
             attributes = f" data-{key_name}=\"{html.escape(key)}\"" + "".join(
                 f" data-{name.replace('_', '-')}=\"{'' if v is None else v}\"" for name, v in numbers.items())
         cells = "".join(
             f"<td>{fmt(metrics.get(name), kind)}{_ci(metrics) if name == 'accuracy' else ''}</td>"
-            for name, _, kind in COLUMNS)
+            for name, _, kind in columns)
         rows.append(f"<tr{attributes}><td class=l>{html.escape(key)}</td>{cells}</tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -109,6 +111,9 @@ def _failed(records: Sequence[Record]) -> str:
             problems.append("forbidden: " + ", ".join(scores["forbidden_found"]))
         if r.get("error"):
             problems.append(f"error [{r['error']['code']}]: {r['error']['message']}")
+        if scores.get("tool_called") == 0.0:
+            problems.append(f"tool: expected {_tool(case['tool'])}; got "
+                            + (", ".join(_tool(c) for c in reply.get("tool_calls") or []) or "no call"))
         message = "\n".join(f"(earlier) {m}" for m in case["history"]) + ("\n" if case["history"] else "")
         rows.append(
             f"<tr><td class=l>{html.escape(case['id'])}</td><td class=l>{case['market']}</td>"
@@ -126,6 +131,11 @@ def _failed(records: Sequence[Record]) -> str:
     return f"<p>{len(rows)} failed case(s).</p><table>{head}{''.join(rows)}</table>"
 
 
+def _tool(call: dict[str, Any]) -> str:
+    arguments = ", ".join(f"{k}={v}" for k, v in (call.get("arguments") or {}).items())
+    return f"{call.get('name') or call.get('tool')}({arguments}) {call.get('status', 'ok')}"
+
+
 def render(summary: dict[str, Any], records: Sequence[Record]) -> str:
     run, overall = summary["run"], summary["overall"]
     stages: dict[str, list[float]] = defaultdict(list)
@@ -133,6 +143,7 @@ def render(summary: dict[str, Any], records: Sequence[Record]) -> str:
         for stage, ms in ((r["reply"] or {}).get("timings_ms") or {}).items():
             stages[stage].append(ms)
     judge = summary["judge"]
+    tools = "tool_accuracy" in overall
     judge_line = (f"LLM judge: {NOT_RUN} (run with --judge MODEL for faithfulness, answer relevancy and answer "
                   "correctness)" if judge == NOT_RUN else
                   "LLM judge " + html.escape(str(judge)) + ": " + ", ".join(
@@ -148,13 +159,15 @@ def render(summary: dict[str, Any], records: Sequence[Record]) -> str:
         f"R {fmt(overall['escalation_recall'], 'pct')}; language {fmt(overall['language_match'], 'pct')}; "
         f"persona {fmt(overall['persona_compliance'], 'pct')}; cited hit@1 "
         f"{fmt(overall.get('cited_hit_at_1'), 'pct')}, answer rate {fmt(overall.get('answer_rate'), 'pct')}, "
-        f"false answers {fmt(overall.get('false_answer_rate'), 'pct')}.</p><p class=small>{judge_line}</p>",
-        "<h2>Per market</h2>", _table(summary["by_market"], "market", data=True),
+        f"false answers {fmt(overall.get('false_answer_rate'), 'pct')}"
+        + (f", tool accuracy {fmt(overall['tool_accuracy'], 'pct')}" if tools else "")
+        + f".</p><p class=small>{judge_line}</p>",
+        "<h2>Per market</h2>", _table(summary["by_market"], "market", data=True, tools=tools),
         "<div class=charts>" + "".join(charts) + "</div>",
         "<h2>Latency per stage</h2>", _latency(summary["latency_ms"]),
-        "<h2>Per language</h2>", _table(summary["by_language"], "language"),
-        "<h2>Per channel</h2>", _table(summary["by_channel"], "channel"),
-        "<h2>Per tag</h2>", _table(summary["by_tag"], "tag"),
+        "<h2>Per language</h2>", _table(summary["by_language"], "language", tools=tools),
+        "<h2>Per channel</h2>", _table(summary["by_channel"], "channel", tools=tools),
+        "<h2>Per tag</h2>", _table(summary["by_tag"], "tag", tools=tools),
         "<h2>Failed cases</h2>", _failed(records),
     ]
     return ("<!doctype html><html><head><meta charset=utf-8><title>polydesk eval "

@@ -3,7 +3,8 @@
 A case is one customer message to answer (after an optional conversation so far), with what a right reply
 contains (``must_contain``), what it must not contain (``must_not_contain``, e.g. another market's return
 window), the documents that hold the answer (``sources``), and whether a person must take over
-(``escalate``, ``queue``) or the bot cannot know (``answerable: false``). docs/evals.md documents the format.
+(``escalate``, ``queue``) or the bot cannot know (``answerable: false``), and, for a brand tool, the call the reply
+must show (``tool``: its name, arguments and status). docs/evals.md documents the format.
 
 Example:
     >>> cases = load_suites([Path("evals/suites/tidewell-de.jsonl")])          # doctest: +SKIP
@@ -29,6 +30,21 @@ from polydesk.errors import InputError
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 Expectation = Literal["answer", "decline", "escalate"]
 _LIST_FIELDS = ("history", "must_contain", "must_not_contain", "sources", "tags")
+# A tool call's status as the reply shows it (agent.schema.ToolCall), or ``not_called``: no call of that tool.
+ToolStatus = Literal["ok", "not_found", "not_yours", "failed", "unavailable", "refused_unsafe", "missing_parameter",
+                     "invalid_arguments", "not_called"]
+
+
+class ToolExpectation(BaseModel):
+    """The brand tool call a right reply shows: ``name``, the ``arguments`` it was called with (those given must
+    match; others may be there too) and its ``status`` (``ok`` unless said; ``missing_parameter``: the reply asked
+    for a parameter and nothing was sent; ``not_called``: no call of that tool at all)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1)
+    arguments: dict[str, str] = Field(default_factory=dict)
+    status: ToolStatus = "ok"
 
 
 class Case(BaseModel):
@@ -50,6 +66,7 @@ class Case(BaseModel):
     escalate: bool = False
     queue: str | None = None
     tags: list[str] = Field(default_factory=list)
+    tool: ToolExpectation | None = Field(default=None, description="the brand tool call the reply must show")
 
     @field_validator("channel")
     @classmethod
@@ -146,5 +163,15 @@ def _clean(row: dict[str, Any]) -> dict[str, Any]:
             value = json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(";") if p.strip()]
         elif key in ("answerable", "escalate") and isinstance(value, str):
             value = value.strip().lower() in ("1", "true", "yes", "y")
+        elif key == "tool":
+            # A CSV cell holds the expectation as a JSON object; ``datasets`` reads the JSONL objects of a file as
+            # one struct type, so a key one row lacks comes back as None in it.
+            value = _without_none(json.loads(value) if isinstance(value, str) else value)
         cleaned[key] = value
     return cleaned
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    return value

@@ -17,14 +17,18 @@ PolydeskError
 │   ├── InvalidRecordError      code ``invalid_record`` (FAQ row, transcript line)
 │   ├── InvalidNameError        code ``invalid_name``: a file, folder or document name refused (empty, dots, controls)
 │   ├── UnsupportedEncodingError code ``unsupported_media_type``: a JSON body that is not UTF-8
-│   └── BodyTooLargeError       code ``body_too_large``: a request body over the limit for its caller
+│   ├── BodyTooLargeError       code ``body_too_large``: a request body over the limit for its caller
+│   └── UnsafeUrlError          code ``unsafe_url``: an outbound URL refused (scheme, credentials, a private address)
 ├── AuthenticationError         code ``unauthenticated``: no API key, or an unknown one
 ├── PermissionDeniedError       code ``forbidden``: the key's role may not do this
 ├── RateLimitedError            code ``rate_limited``: too many requests; ``retry_after_s`` says when to retry
 │   └── AuthThrottledError      code ``auth_throttled``: too many failed authentications from this client
 ├── NotFoundError               code ``not_found``
 ├── ConflictError               code ``conflict``: the state does not allow it now (busy, not handed off)
-└── StoreError                  code ``store_unavailable``: the index or Redis could not be read or written
+├── StoreError                  code ``store_unavailable``: the index or Redis could not be read or written
+└── OutboundError               code ``outbound_failed``: a call to another service failed (unreachable, bad answer)
+    ├── OutboundTimeoutError    code ``outbound_timeout``: it did not answer within its deadline
+    └── ResponseTooLargeError   code ``response_too_large``: its answer was over the size limit
 """
 
 from __future__ import annotations
@@ -97,6 +101,10 @@ class BodyTooLargeError(InputError):
     code = "body_too_large"
 
 
+class UnsafeUrlError(InputError):
+    code = "unsafe_url"
+
+
 class AuthenticationError(PolydeskError):
     code = "unauthenticated"
 
@@ -133,3 +141,15 @@ class StoreError(PolydeskError):
         error = cls(f"knowledge store failed during {operation}: {type(exc).__name__}: {exc}")
         error.__cause__ = exc
         return error
+
+
+class OutboundError(PolydeskError):
+    code = "outbound_failed"
+
+
+class OutboundTimeoutError(OutboundError):
+    code = "outbound_timeout"
+
+
+class ResponseTooLargeError(OutboundError):
+    code = "response_too_large"

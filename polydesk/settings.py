@@ -120,6 +120,13 @@ class Settings(BaseSettings):
         default=24.0, gt=0, description="an event not delivered within this is dead-lettered"
     )
 
+    # A brand's own HTTP tools (agent/tools/, through polydesk/safehttp.py): public addresses only by default.
+    allow_private_urls: bool = Field(
+        default=False,
+        description="let tools call loopback, private, link-local and other non-public addresses (after DNS "
+                    "resolution); cloud metadata endpoints stay refused. A single tool can allow its own host instead",
+    )
+
     # The HTTP service (api/): keys, limits, and what to do when Redis or the store is down.
     api_keys: SecretStr | None = Field(
         default=None,

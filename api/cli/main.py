@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import analytics, answering, demo, knowledge, serve
+from api.cli import analytics, answering, demo, demo_orders, knowledge, serve
 from api.cli.channels import channels_app
 from api.cli.desk import desk_app
 from api.cli.evals import eval_app
@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 for command in (knowledge.ingest, knowledge.search, knowledge.documents, knowledge.delete, answering.ask,
-                answering.release, serve.serve, demo.demo, analytics.analytics):
+                answering.release, serve.serve, demo.demo, demo_orders.demo_orders, analytics.analytics):
     app.command()(command)
 app.add_typer(eval_app, name="eval")
 app.add_typer(events_app, name="events")

@@ -26,7 +26,7 @@ OUTCOMES = ("resolved", "returned_to_bot", "spam")
 # What a POST-redirect-GET says once done (``?done=<one of these>``); anything else is ignored.
 DONE = ("claimed", "noted", "sent", "released", "reassigned")
 QUALITIES = ("same_language", "translated", "unavailable")
-REASONS = ("intent", "sentiment", "low_confidence", "policy", "customer_request")
+REASONS = ("intent", "sentiment", "low_confidence", "policy", "customer_request", "tool_failed")
 # Codes a desk action can meet whose words the page has (``desk.errors.<code>``); others show the API's message.
 KNOWN_ERRORS = ("conflict", "not_found", "preview_not_found", "reply_not_sendable", "channel_window_closed",
                 "validation_error", "invalid_input", "rate_limited", "store_unavailable", "forbidden")
