@@ -129,6 +129,15 @@ def print_reply(reply: Reply) -> None:
         meta.add_row("source", escape(f"{citation.document_id} · {citation.title} ({citation.score:.3f})"))
     meta.add_row("timings (ms)", ", ".join(f"{k} {v:.1f}" for k, v in reply.timings_ms.items()))
     console.print(meta)
+    print_tool_calls(reply)
+
+
+def print_tool_calls(reply: Reply) -> None:
+    """One line per brand tool the reply used: the tool, its arguments, status and latency."""
+    for call in reply.tool_calls:
+        arguments = ", ".join(f"{name}={value}" for name, value in call.arguments.items())
+        code = f" [{call.code}]" if call.code and call.code != call.status else ""
+        console.print(escape(f"tool call: {call.tool}({arguments}) → {call.status}{code}, {call.latency_ms:.1f} ms"))
 
 
 def release(

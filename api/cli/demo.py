@@ -21,7 +21,7 @@ from api.cli.demo_orders import DEMO_DIR, running_order_service
 from api.cli.knowledge import print_report, run_ingest
 
 if TYPE_CHECKING:
-    from agent.schema import Reply
+    pass
 
 # (market, channel, message): what the demo asks the agent after ingesting the demo brand (the last one hands off).
 DEMO_QUESTIONS = [
@@ -63,12 +63,4 @@ def demo(
             reply = runtime.agent.answer(AnswerRequest.model_validate(
                 {"tenant": DEMO_TENANT, "market": market, "channel": channel, "message": message}))
             print_reply(reply)
-            print_tool_calls(reply)
 
-
-def print_tool_calls(reply: Reply) -> None:
-    """One line per brand tool the reply used: the tool, its arguments, status and latency."""
-    for call in reply.tool_calls:
-        arguments = ", ".join(f"{name}={value}" for name, value in call.arguments.items())
-        code = f" [{call.code}]" if call.code and call.code != call.status else ""
-        console.print(escape(f"tool call: {call.tool}({arguments}) → {call.status}{code}, {call.latency_ms:.1f} ms"))
