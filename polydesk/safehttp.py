@@ -17,8 +17,9 @@ reserved, benchmarking, broadcast, ``0.0.0.0/8``, and the IPv4-mapped, 6to4 and 
 through; cloud metadata endpoints (``169.254.169.254``, ``fd00:ec2::254`` ...) never are.
 
 The body is read up to ``max_bytes`` and the whole call, redirects included, ends within ``timeout_s``. Logs
-name the host and the path only: the query string never reaches httpx's own log line either (it is put back
-for the wire by the transport), and headers are never logged.
+name the host only: a path may hold a customer's order number or e-mail address and a query a key, so neither
+reaches httpx's own log line either (httpx sees ``/``; the transport puts the path and query back for the wire),
+and headers are never logged.
 
 Example:
     >>> policy = OutboundPolicy(timeout_s=3.0)
@@ -73,7 +74,7 @@ _SPECIAL_V4 = tuple((ipaddress.IPv4Network(net), why) for net, why in (
     ("255.255.255.255/32", "broadcast"),
 ))
 _REDIRECTS = {301, 302, 303, 307, 308}
-_QUERY = "polydesk.query"  # request extension: the query string, put into the URL for the wire only
+_TARGET = "polydesk.target"  # request extension: the path and query, put into the URL for the wire only
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("polydesk_safehttp_deadline", default=None)
 # getaddrinfo has no timeout of its own: lookups run here so a stalled resolver cannot outlast the deadline.
 _RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="polydesk-resolve")
@@ -301,7 +302,7 @@ class _GuardedBackend(httpcore.NetworkBackend):
 
 
 class _GuardedTransport(httpx.HTTPTransport):
-    """httpx's own transport on the guarded backend; puts a request's query back for the wire only."""
+    """httpx's own transport on the guarded backend; puts a request's path and query back for the wire only."""
 
     def __init__(self, policy: OutboundPolicy, ssl_context: ssl.SSLContext) -> None:
         super().__init__(verify=ssl_context, trust_env=False)
@@ -313,10 +314,10 @@ class _GuardedTransport(httpx.HTTPTransport):
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        query = request.extensions.get(_QUERY)
-        if query:
-            extensions = {k: v for k, v in request.extensions.items() if k != _QUERY}
-            url = request.url.copy_with(raw_path=request.url.raw_path + b"?" + query)
+        target = request.extensions.get(_TARGET)
+        if target:
+            extensions = {k: v for k, v in request.extensions.items() if k != _TARGET}
+            url = request.url.copy_with(raw_path=target)
             request = httpx.Request(request.method, url, headers=request.headers, stream=request.stream,
                                     extensions=extensions)
         return super().handle_request(request)
@@ -399,9 +400,9 @@ def _follow(client: httpx.Client, method: str, url: httpx.URL, policy: OutboundP
         # A redirect to another origin gets none of the caller's headers: they may carry its credentials.
         same_origin = _origin(url) == _origin(first)
         request = client.build_request(
-            method, url.copy_with(query=None), headers=headers if same_origin else None,
+            method, url.copy_with(raw_path=b"/"), headers=headers if same_origin else None,
             json=body if method not in ("GET", "HEAD") else None,
-            extensions={_QUERY: url.query} if url.query else None, timeout=httpx.Timeout(left),
+            extensions={_TARGET: url.raw_path}, timeout=httpx.Timeout(left),
         )
         response = client.send(request, stream=True)
         try:

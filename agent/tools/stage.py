@@ -5,16 +5,20 @@
 over (reason ``tool_failed``).
 
 1. **Which tool**: among the tenant's tools for the market (``ToolCatalog.for_tenant``), the first whose
-   parameter pattern occurs in this message ("TW-ORD-2026-004512"), else the first that serves the message's
-   intent (``order_status``) when the classifier gives it at least ``min_intent_probability``: a follow-up such
-   as "and which carriers?" (order_status at 0.24, top of a flat distribution) stays with the knowledge.
+   parameter pattern occurs in this message ("TW-ORD-2026-004512"), else the first whose ``asks`` phrases do
+   ("my order", "ออเดอร์ของฉัน"), else the first that serves the message's intent (``order_status``) when the
+   classifier gives it at least ``min_intent_probability``: a follow-up such as "and which carriers?"
+   (order_status at 0.24, top of a flat distribution) stays with the knowledge.
 2. **Arguments**: a parameter of ``source: message`` is found by its pattern in this message, then in the
    customer's earlier messages, newest first (``params.find``); with an LLM (``ToolArgumentExtractor``) the
    model fills the declared schema by function calling and its arguments are validated (type, pattern, and
    they must occur in what the customer wrote) before anything is sent: an invalid one sends nothing and asks
    for the parameter. ``customer_id`` and ``customer_email`` parameters come from the conversation, never from
    the message or a model.
-3. **Reply**: a missing parameter is asked for in the reply language; the call's result becomes the tool's
+3. **Reply**: a missing parameter is asked for in the reply language: at once when the message used one of
+   the tool's ``asks`` phrases, else the outcome is ``defer``-red and the pipeline asks only when the knowledge
+   cannot answer the message (the classifier reads "how long does delivery to Germany take?" as order_status
+   too); the call's result becomes the tool's
    reply template for the language, dates and amounts in the locale (``render.reply``); not found, not yours
    and failure get the tool's own sentences (``phrases.say``). A failure hands off when the tool says so
    (``on_failure.handoff``).
