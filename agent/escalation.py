@@ -38,13 +38,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime, format_timedelta
 
 from agent.intents import IntentClassifier, IntentPrediction
 from agent.phrases import say
 from agent.schema import Escalation, EscalationReason, Turn
 from agent.sentiment import Frustration, FrustrationScorer
+from agent.tools.render import babel_locale
 from personas import EscalationRules, Intent, Market, Priority, Route, Team
 from personas.escalation import LOW_CONFIDENCE, SENTIMENT
 from polydesk.terms import TermSet
@@ -165,24 +165,12 @@ def _open_team(teams: Sequence[Team], queue: str, language: str, now: dt.datetim
 
 def customer_notice(plan: HandoffPlan, *, market: Market, language: str) -> str:
     """What the customer is told, in their language: a person answers within a time, or by a moment."""
-    locale = _babel_locale(language, market.code)
+    locale = babel_locale(language, market.code)
     if plan.open_now:
         wait = format_timedelta(market.human_response_time, threshold=2, locale=locale)
         return say("handoff_now", language, wait=wait)
     when = format_datetime(plan.reply_by.astimezone(market.zone), "EEEE HH:mm", locale=locale)
     return say("handoff_later", language, when=when)
-
-
-def _babel_locale(language: str, market: str) -> Locale:
-    base, _, script = language.partition("-")
-    for candidate in (f"{base}_{script.title()}" if script else "", f"{base}_{market}", base, "en"):
-        if not candidate:
-            continue
-        try:
-            return Locale.parse(candidate)
-        except (UnknownLocaleError, ValueError):
-            continue
-    return Locale.parse("en")
 
 
 def summary(*, escalation: Escalation, market: Market, language: str, channel: str, customer_id: str | None,
