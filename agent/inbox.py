@@ -113,6 +113,11 @@ def answer_or_keep(agent: Agent, inbox: Inbox, request: AnswerRequest, *, degrad
     except StoreError as exc:
         if not degraded_reply:
             raise
-        reply = agent.safe_reply(request)
-        inbox.keep(request.model_copy(update={"conversation_id": reply.conversation_id}), reason=exc.code)
-        return reply, exc.code
+        return keep_for_later(agent, inbox, request, reason=exc.code), exc.code
+
+
+def keep_for_later(agent: Agent, inbox: Inbox, request: AnswerRequest, *, reason: str) -> Reply:
+    """The agent's safe reply ("a colleague will get back to you"), the message kept in ``inbox`` for a person."""
+    reply = agent.safe_reply(request)
+    inbox.keep(request.model_copy(update={"conversation_id": reply.conversation_id}), reason=reason)
+    return reply

@@ -1,8 +1,11 @@
-"""Answering one customer message for a caller: what ``/v1/answer``, its stream and chat completions share.
+"""Answering one customer message for a caller: what ``/v1/answer``, its stream, chat completions and the widget
+share.
 
-Idempotency (a retried request gets the first reply), the degraded mode (a safe reply and
-the message kept in the inbox when Redis or the store is down, if configured; else 503
-``store_unavailable``) and the answer metrics live here, so the three endpoints behave alike.
+Admission (``api.admission``: a few answers at work at once, a bounded wait, else 503 ``overloaded`` with
+``Retry-After``), idempotency (a retried request gets the first reply), the degraded mode (a safe reply and the
+message kept in the inbox when Redis or the store is down or the service is overloaded, if configured; else 503
+``store_unavailable`` / ``overloaded``) and the answer metrics live here, so the endpoints behave alike. The
+routes are ``async``: a request waits for its turn on the event loop and is answered in a worker thread.
 """
 
 from __future__ import annotations
@@ -10,26 +13,51 @@ from __future__ import annotations
 import logging
 from itertools import pairwise
 
-from agent.inbox import answer_or_keep
+import anyio.to_thread
+from fastapi import Response
+from pydantic import BaseModel
+
+from agent.inbox import answer_or_keep, keep_for_later
 from agent.schema import AnswerRequest, CustomerMessage, Reply
 from api.auth import Caller
 from api.deps import Services
+from polydesk.errors import OverloadedError
 from polydesk.sentences import sentence_spans
 
 log = logging.getLogger("polydesk.api")
 
 
-def answer(services: Services, caller: Caller, message: CustomerMessage, *,
-           idempotency_key: str | None = None) -> tuple[Reply, bool]:
-    """The reply to ``message`` and whether it is a replay of an earlier request with the same key."""
+async def answer(services: Services, caller: Caller, message: CustomerMessage, *,
+                 idempotency_key: str | None = None) -> tuple[Reply, bool]:
+    """The reply to ``message`` and whether it is a replay of an earlier request with the same key, once the
+    admission lets it in; ``OverloadedError`` (or the degraded reply) when it cannot start within the budget."""
     request = AnswerRequest(tenant=caller.tenant, **message.model_dump())
+    try:
+        return await services.admission.run(lambda: _answer(services, request, message, idempotency_key))
+    except OverloadedError:
+        services.metrics.overloaded.inc()
+        if not services.settings.degraded_reply:
+            raise
+        reply = await anyio.to_thread.run_sync(
+            lambda: keep_for_later(services.agent, services.inbox, request, reason=OverloadedError.code))
+        services.metrics.degraded.labels(request.market).inc()
+        return reply, False
+
+
+def json_response(model: BaseModel, *, headers: dict[str, str] | None = None) -> Response:
+    """``model`` as a JSON response, serialized once by pydantic (the route's ``response_model`` documents it)."""
+    return Response(model.model_dump_json(), media_type="application/json", headers=headers)
+
+
+def _answer(services: Services, request: AnswerRequest, message: CustomerMessage,
+            idempotency_key: str | None) -> tuple[Reply, bool]:
     replayed = False
 
     def produce() -> Reply:
         nonlocal replayed
         if idempotency_key is None:
             return services.agent.answer(request)
-        with services.idempotency.claim(caller.tenant, idempotency_key, message) as claim:
+        with services.idempotency.claim(request.tenant, idempotency_key, message) as claim:
             if claim.replay is not None:
                 replayed = True
                 return claim.replay

@@ -24,6 +24,7 @@ from agent.pipeline import Agent
 from agent.profiles import ProfileStore
 from agent.state import ConversationStore
 from agent.webhooks import WebhookDispatcher
+from api.admission import Admission
 from api.auth import ApiKey, Caller, KeyRing, Role, origin_refused
 from api.channels.service import ChannelService, agent_answer
 from api.console.sessions import SessionStore
@@ -58,6 +59,7 @@ class Services:
     metrics: Metrics
     idempotency: IdempotencyStore
     inbox: Inbox
+    admission: Admission
     jobs: JobQueue | None = None
     webhooks: WebhookDispatcher | None = None
     channels: ChannelService | None = None  # LINE, Telegram, ... (POLYDESK_CHANNELS); None when not configured
@@ -135,7 +137,8 @@ class Services:
                    metrics=metrics, jobs=jobs, webhooks=webhooks, channels=channels,
                    idempotency=IdempotencyStore(client, conversations=runtime.conversations,
                                                 ttl_s=int(settings.idempotency_ttl_hours * 3600)),
-                   inbox=inbox)
+                   inbox=inbox, admission=Admission(slots=settings.answer_concurrency,
+                                                    queue_budget_s=settings.answer_queue_ms / 1000))
 
     def start(self, *, warm_up: bool) -> None:
         """Start the background workers; with ``warm_up``, also the agent's warm-up (``/readyz`` waits for it)."""
@@ -174,7 +177,11 @@ def get_services(request: Request) -> Services:
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+async def _services(request: Request) -> Services:  # async: a plain read needs no worker thread
+    return get_services(request)
+
+
+ServicesDep = Annotated[Services, Depends(_services)]
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer <key>`")
 

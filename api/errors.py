@@ -34,6 +34,7 @@ _STATUS: list[tuple[type[errors.PolydeskError], int]] = [
     (errors.ConflictError, 409),
     (errors.RateLimitedError, 429),
     (errors.StoreError, 503),
+    (errors.OverloadedError, 503),
     (errors.OutboundTimeoutError, 504),
     (errors.OutboundError, 502),
 ]
@@ -70,12 +71,14 @@ def error_response(status: int, code: str, message: str, *, details: list[dict[s
 
 
 def polydesk_response(exc: errors.PolydeskError, *, close: bool = False) -> JSONResponse:
-    """The response for a domain error (``Retry-After`` on 429, ``WWW-Authenticate`` on 401). ``close``: also
-    ``Connection: close``, for an answer given before the request body was read (the server drops the rest)."""
+    """The response for a domain error (``Retry-After`` on 429 and an overload's 503, ``WWW-Authenticate`` on
+    401). ``close``: also ``Connection: close``, for an answer given before the request body was read (the server
+    drops the rest)."""
     status = status_of(exc)
-    if status >= 500:
+    if status >= 500 and not isinstance(exc, errors.OverloadedError):  # a surge is counted, not logged per request
         log.error("%s: %s", exc.code, exc.message)
-    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, errors.RateLimitedError) else {}
+    retry_after = exc.retry_after_s if isinstance(exc, errors.RateLimitedError | errors.OverloadedError) else None
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
     if close:

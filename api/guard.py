@@ -45,6 +45,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.admission import mark_arrival
 from api.auth import WIDGET, origin_refused
 from api.console.sessions import COOKIE as CONSOLE_COOKIE
 from api.errors import polydesk_response
@@ -80,6 +81,7 @@ class RequestGuard:
         if scope["type"] != "http" or services is None:
             await self.app(scope, receive, send)
             return
+        mark_arrival()  # an answer's queue budget counts from here
         headers = Headers(scope=scope)
         path: str = scope["path"]
         if path.startswith(WIDGET_PREFIX):

@@ -27,7 +27,11 @@ class Metrics:
                                ["generator", "status", "market"], registry=self.registry)
         self.escalations = Counter("polydesk_escalations", "handoffs to humans by reason, queue and market",
                                    ["reason", "queue", "market"], registry=self.registry)
-        self.degraded = Counter("polydesk_degraded_replies", "messages kept for later while a dependency was down",
+        self.overloaded = Counter("polydesk_overloaded_requests",
+                                  "answer requests that could not start within the queue budget",
+                                  registry=self.registry)
+        self.degraded = Counter("polydesk_degraded_replies",
+                                "messages kept for later: a dependency was down, or the service overloaded",
                                 ["market"], registry=self.registry)
 
     def observe_reply(self, reply: Reply, *, market: str) -> None:

@@ -56,7 +56,12 @@ class EncodedChunks:
 
 
 def open_store(settings: Settings, *, dim: int) -> KnowledgeStore:
-    """The embedded Qdrant engine in ``data_dir``, or a Qdrant server when ``qdrant_url`` is set."""
+    """The embedded Qdrant engine in ``data_dir``, or a Qdrant server when ``qdrant_url`` is set, or the embedded
+    engine another process owns (``store_socket``: a worker of ``polydesk serve --workers N``)."""
+    if settings.store_socket is not None:
+        from knowledge.store_host import RemoteStore
+
+        return RemoteStore(settings.store_socket, dim=dim)
     if settings.qdrant_url:
         from knowledge.qdrant_server import ServerStore
 

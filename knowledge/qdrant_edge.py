@@ -194,7 +194,7 @@ class EdgeStore:
         flt = _edge_filter(terms)
         # Sparse IDF counts only the tenant's own chunks: another tenant's vocabulary must not shift scores.
         idf = qe.SearchParams(idf=qe.IdfParams(corpus=_edge_filter(terms[:1])))
-        dense = None if query.dense is None else qe.Query.Nearest([float(v) for v in query.dense], using=DENSE)
+        dense = None if query.dense is None else qe.Query.Nearest(list(map(float, query.dense)), using=DENSE)
         sparse = None if query.sparse is None else qe.Query.Nearest(
             qe.SparseVector(list(query.sparse.indices), [float(v) for v in query.sparse.values]), using=SPARSE)
         with_vector: list[str] | bool = [DENSE] if query.with_similarity else False

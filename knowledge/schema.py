@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -187,6 +188,7 @@ class Chunk(BaseModel):
             object.__setattr__(self, "content_hash", text_hash(self.text))
 
     @staticmethod
+    @functools.lru_cache(maxsize=65536)  # every citation and ranking asks for it; uuid5 hashes each time
     def make_point_id(tenant: str, document_id: str, version: int, position: int) -> str:
         return str(uuid.uuid5(_POINT_NAMESPACE, f"{tenant}\x1f{document_id}\x1f{version}\x1f{position}"))
 

@@ -168,12 +168,15 @@ def document_chunk_terms(tenant: str, document_id: str, version: int | None = No
 
 def _dense_problem(vector: Sequence[float], dim: int) -> str | None:
     try:
-        if len(vector) != dim:
-            return f"dense vector has {len(vector)} values, the index expects {dim}"
-        if not all(math.isfinite(value) for value in vector):
-            return "dense vector has a non-finite value (NaN or infinity)"
-    except TypeError:
+        values = np.asarray(vector, dtype=np.float64)
+    except (TypeError, ValueError):
         return "dense vector is not a sequence of numbers"
+    if values.ndim != 1:
+        return "dense vector is not a sequence of numbers"
+    if len(values) != dim:
+        return f"dense vector has {len(values)} values, the index expects {dim}"
+    if not np.isfinite(values).all():
+        return "dense vector has a non-finite value (NaN or infinity)"
     return None
 
 
@@ -224,7 +227,14 @@ def parse_offset(offset: str | None) -> str | None:
         raise InputError(f"{offset!r} is not a page offset returned by list_documents") from exc
 
 
+_CHUNK_REQUIRED = frozenset(name for name, info in Chunk.model_fields.items() if info.is_required())
+
+
 def chunk_from_payload(payload: Mapping[str, Any] | None) -> Chunk:
+    """A chunk read back from the store. Its payload was validated when it was written (``Chunk.payload``), so a
+    complete one is not validated again: a search reads dozens of chunks for every answer."""
+    if payload and payload.keys() >= _CHUNK_REQUIRED:
+        return Chunk.model_construct(**payload)
     return Chunk.model_validate(payload or {})
 
 

@@ -26,6 +26,8 @@ PolydeskError
 ├── NotFoundError               code ``not_found``
 ├── ConflictError               code ``conflict``: the state does not allow it now (busy, not handed off)
 ├── StoreError                  code ``store_unavailable``: the index or Redis could not be read or written
+├── OverloadedError             code ``overloaded``: more answers asked for than the service can start within its
+│                               queue budget; ``retry_after_s`` says when to retry
 └── OutboundError               code ``outbound_failed``: a call to another service failed (unreachable, bad answer)
     ├── OutboundTimeoutError    code ``outbound_timeout``: it did not answer within its deadline
     └── ResponseTooLargeError   code ``response_too_large``: its answer was over the size limit
@@ -141,6 +143,14 @@ class StoreError(PolydeskError):
         error = cls(f"knowledge store failed during {operation}: {type(exc).__name__}: {exc}")
         error.__cause__ = exc
         return error
+
+
+class OverloadedError(PolydeskError):
+    code = "overloaded"
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class OutboundError(PolydeskError):

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     )
     qdrant_api_key: SecretStr | None = None
     collection_prefix: str = Field(default="polydesk", pattern=r"^[A-Za-z0-9_-]{1,48}$")
+    store_socket: Path | None = Field(
+        default=None, description="set by `polydesk serve --workers N` for its workers: the socket of the process "
+                                  "that owns the embedded Qdrant folder (knowledge/store_host.py); not set by hand",
+    )
 
     # Embeddings.
     embedder: EmbedderBackend = "onnx-int8"
@@ -136,6 +140,15 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1, le=1_000_000, description="requests per API key")
     rate_limit_burst: int = Field(default=60, ge=1, le=1_000_000, description="requests a key may send at once")
     idempotency_ttl_hours: float = Field(default=24.0, gt=0, description="how long a replayable reply is kept")
+    answer_concurrency: int = Field(
+        default=4, ge=1, le=256,
+        description="answers worked on at once by one `polydesk serve` process; more requests wait (api/admission.py)",
+    )
+    answer_queue_ms: int = Field(
+        default=500, ge=1, le=60_000,
+        description="how long an answer request may wait for its turn; past it: 503 `overloaded` with Retry-After "
+                    "(or the degraded reply)",
+    )
     degraded_reply: bool = Field(
         default=False,
         description="when Redis or the store is down, answer 'a person will get back to you' (and keep the "

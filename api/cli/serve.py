@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Annotated
 
 import typer
 
 from api.cli.common import console, errors, load_settings
-from polydesk.errors import ConfigError
+from polydesk.settings import Settings
 
 
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 for all).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(
-        min=1, max=64, help="Processes; more than 1 needs Qdrant and Redis servers.")] = 1,
+        min=1, max=64, help="Answering processes; they share the embedded store and Redis, or the servers.")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the HTTP service (API docs at /docs), with the ingestion job worker and the webhook delivery.
@@ -24,6 +27,9 @@ def serve(
 
     Without `POLYDESK_REDIS_URL` the service starts its own redis-server on `DATA_DIR/redis` and stops it when
     it stops (SIGTERM, Ctrl-C, or even SIGKILL on Linux); another process cannot use that folder meanwhile.
+
+    With `--workers N` (N > 1) and no Qdrant server, this process opens the embedded Qdrant folder and the
+    embedded redis-server once and the N answering processes share them (knowledge/store_host.py).
     """
     import uvicorn
 
@@ -31,12 +37,6 @@ def serve(
 
     settings = load_settings()
     with errors(False):
-        if workers > 1 and not settings.qdrant_url:
-            raise ConfigError("--workers > 1 needs POLYDESK_QDRANT_URL: the embedded Qdrant engine is opened by "
-                              "one process at a time")
-        if workers > 1 and not settings.redis_url:
-            raise ConfigError("--workers > 1 needs POLYDESK_REDIS_URL: the embedded redis-server belongs to the one "
-                              "process that starts it")
         keys, created = configured_keys(settings)
     if created is not None:
         console.print(f"API keys created in {created} (shown once):")
@@ -44,4 +44,30 @@ def serve(
             console.print(f"  {key.role:<9} {key.key.get_secret_value()}  (tenant {key.tenant})")
     else:
         console.print(f"{len(keys)} API keys loaded for tenants {', '.join(sorted({k.tenant for k in keys}))}")
-    uvicorn.run("api.app:serve_app", factory=True, host=host, port=port, workers=workers, log_level=log_level)
+    with errors(False), shared_for_workers(settings, workers):
+        uvicorn.run("api.app:serve_app", factory=True, host=host, port=port, workers=workers, log_level=log_level)
+
+
+@contextmanager
+def shared_for_workers(settings: Settings, workers: int) -> Iterator[None]:
+    """With several workers, the embedded resources opened here once and handed to them by environment: the
+    Qdrant folder served on a private socket (``POLYDESK_STORE_SOCKET``), the redis-server by its socket
+    (``POLYDESK_REDIS_URL``). Servers configured by URL are shared as they are."""
+    with ExitStack() as stack:
+        if workers > 1 and not settings.qdrant_url:
+            from knowledge.embedder import create_embedder
+            from knowledge.index import open_store
+            from knowledge.store_host import StoreHost
+
+            store = open_store(settings, dim=create_embedder(settings).dim)
+            stack.callback(store.close)
+            host = StoreHost(store)
+            stack.callback(host.close)
+            os.environ["POLYDESK_STORE_SOCKET"] = str(host.path)
+        if workers > 1 and not settings.redis_url:
+            from polydesk.redis_server import EmbeddedServer
+
+            server = EmbeddedServer.acquire(settings.redis_path)
+            stack.callback(server.release)
+            os.environ["POLYDESK_REDIS_URL"] = f"unix://{server.socket_path}"
+        yield

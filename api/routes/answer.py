@@ -30,25 +30,23 @@ _ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429, 503)
 
 
 @router.post("", response_model=Reply, responses=_ERRORS, summary="Answer one customer message")
-def answer(message: CustomerMessage, caller: ConnectorCaller, services: ServicesDep, response: Response,
-           idempotency_key: IdempotencyKey = None) -> Reply:
+async def answer(message: CustomerMessage, caller: ConnectorCaller, services: ServicesDep,
+                 idempotency_key: IdempotencyKey = None) -> Response:
     """The reply to one customer message: text, language, persona, generator, citations, confidence,
     escalation and timings; ``status`` is ``handed_off`` (and the text empty) while a person owns the
     conversation. Start a conversation without ``conversation_id`` and send the returned one with each
     follow-up."""
-    reply, replayed = answering.answer(services, caller, message, idempotency_key=idempotency_key)
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return reply
+    reply, replayed = await answering.answer(services, caller, message, idempotency_key=idempotency_key)
+    return answering.json_response(reply, headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @router.post("/stream", response_class=StreamingResponse, summary="Answer one customer message as a stream",
              responses={**_ERRORS, 200: answering.sse_response(
                  '`delta` events (data: {"text": ...}), then one `reply` event (data: the Reply object)')})
-def answer_stream(message: CustomerMessage, caller: ConnectorCaller, services: ServicesDep,
-                  idempotency_key: IdempotencyKey = None) -> StreamingResponse:
+async def answer_stream(message: CustomerMessage, caller: ConnectorCaller, services: ServicesDep,
+                        idempotency_key: IdempotencyKey = None) -> StreamingResponse:
     """Server-Sent Events: the reply text in sentence-sized ``delta`` events, then a ``reply`` event."""
-    reply, replayed = answering.answer(services, caller, message, idempotency_key=idempotency_key)
+    reply, replayed = await answering.answer(services, caller, message, idempotency_key=idempotency_key)
 
     def events() -> Iterator[str]:
         for piece in answering.pieces(reply.text):

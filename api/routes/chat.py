@@ -35,7 +35,7 @@ def _header(name: str) -> Any:
                         200: answering.sse_response("a chat.completion, or with `stream: true` "
                                                     "chat.completion.chunk events, the last with `polydesk`, "
                                                     "then `[DONE]`")})
-def chat_completions(
+async def chat_completions(
     body: ChatCompletionRequest, caller: ConnectorCaller, services: ServicesDep,
     market: Annotated[str | None, _header("Market")] = None,
     channel: Annotated[str | None, _header("Channel")] = None,
@@ -44,7 +44,7 @@ def chat_completions(
 ) -> ChatCompletion | StreamingResponse:
     message = customer_message(body, {"market": market, "channel": channel, "conversation_id": conversation_id,
                                       "customer_id": customer_id})
-    reply, _ = answering.answer(services, caller, message)
+    reply, _ = await answering.answer(services, caller, message)
     completion = Completion(reply)
     if not body.stream:
         return completion.whole()

@@ -21,6 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -167,16 +168,20 @@ def get_conversation(conversation_id: ConversationPath, caller: WidgetCaller, se
              responses={**error_responses(401, 403, 404, 409, 422, 429, 503), 200: answering.sse_response(
                  '`delta` events (data: {"text": ...}), then one `reply` event (data: the Reply object), as '
                  '/v1/answer/stream sends them')})
-def send_message(conversation_id: ConversationPath, body: WidgetMessage, caller: WidgetCaller,
-                 services: ServicesDep, request: Request) -> StreamingResponse:
+async def send_message(conversation_id: ConversationPath, body: WidgetMessage, caller: WidgetCaller,
+                       services: ServicesDep, request: Request) -> StreamingResponse:
     """The customer's next message in a conversation this key opened, answered as ``/v1/answer/stream`` answers
     (the same events); while a person owns the conversation the reply is ``handed_off`` with no text."""
-    _visitor_limit(request, services, caller)
-    session = _session(services, caller, conversation_id)
+
+    def admitted_session() -> WidgetSession:  # Redis round trips: off the event loop
+        _visitor_limit(request, services, caller)
+        return _session(services, caller, conversation_id)
+
+    session = await anyio.to_thread.run_sync(admitted_session)
     message = CustomerMessage(channel=Channel.WEB, market=session.market, message=body.message,
                               conversation_id=session.conversation_id, locale=session.language,
                               metadata={"widget_key": caller.key_id})
-    return answer_stream(message, caller, services)
+    return await answer_stream(message, caller, services)
 
 
 @router.post("/v1/widget/conversations/{conversation_id}/feedback", response_model=FeedbackPublic,

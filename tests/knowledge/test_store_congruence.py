@@ -1,8 +1,9 @@
-"""Congruence of the knowledge-store backends: EdgeStore (embedded engine) and ServerStore (qdrant-client).
+"""Congruence of the knowledge-store backends: EdgeStore (embedded engine), ServerStore (qdrant-client) and
+RemoteStore (the embedded engine of another process, through ``knowledge.store_host``).
 
-Both get the same ~200 chunks (two tenants, several markets, languages and kinds,
+All three get the same ~200 chunks (two tenants, several markets, languages and kinds,
 seeded random vectors). Every search is checked against an exact oracle computed
-with numpy (cosine, BM25-style IDF within the tenant, RRF), and the two backends
+with numpy (cosine, BM25-style IDF within the tenant, RRF), and the backends
 against each other. Every search also checks tenant isolation.
 """
 
@@ -23,6 +24,7 @@ from knowledge.qdrant_edge import EdgeStore
 from knowledge.qdrant_server import ServerStore
 from knowledge.schema import KINDS, Chunk, ChunkFilter, DocumentRecord, ScoredChunk, SparseVector, StoreQuery
 from knowledge.store import KnowledgeStore
+from knowledge.store_host import RemoteStore, StoreHost
 from polydesk.errors import ConfigError, InputError, StoreError
 
 pytestmark = pytest.mark.integration
@@ -32,7 +34,7 @@ TENANTS = ("tidewell", "northwind")
 MARKETS = ("DE", "FR", "*")
 LANGUAGES = ("de", "fr", "en")
 VOCABULARY = 400
-BACKENDS = ("edge", "server")
+BACKENDS = ("edge", "server", "remote")  # remote: the edge store used through a StoreHost, as serve's workers do
 
 
 @dataclass
@@ -74,7 +76,23 @@ def make_corpus(seed: int = 7) -> Corpus:
 CORPUS = make_corpus()
 
 
+class HostedStore(RemoteStore):
+    """An edge store served by a ``StoreHost`` (here, in this process) and used through its socket."""
+
+    def __init__(self, path: Path) -> None:
+        self.edge = EdgeStore(path=path, dim=DIM)
+        self.host = StoreHost(self.edge)
+        super().__init__(self.host.path, dim=DIM)
+
+    def close(self) -> None:
+        super().close()
+        self.host.close()
+        self.edge.close()
+
+
 def open_store(backend: str, path: Path) -> KnowledgeStore:
+    if backend == "remote":
+        return HostedStore(path)
     return EdgeStore(path=path, dim=DIM) if backend == "edge" else ServerStore(url=":memory:", dim=DIM)
 
 

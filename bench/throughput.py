@@ -1,0 +1,235 @@
+"""Throughput of ``polydesk serve`` side by side with a llama-index tutorial service, in one run, over loopback.
+
+Both services get the same knowledge (the demo brand, as polydesk parsed it) and the same request mix: the 417
+questions of the demo suites (``evals/suites/tidewell-*.jsonl``, sixteen markets, ten languages), each sent as a
+new conversation (polydesk keeps no answer cache: nothing is served from one). polydesk runs as a new user
+would run it: ``polydesk serve``, the extractive generator, embedded Redis and Qdrant, one process. The peer is
+``bench.peer_llamaindex``. Each concurrency level loads polydesk, then the peer, for ``--seconds`` each, after
+a warm-up; ``--runs`` repeats the whole and the medians are reported, with the ratio. The load generator is
+``bench.loadgen`` (tens of microseconds a request); the CPU each service used per answer is read from its
+process tree (the embedded redis-server included).
+
+Also measured, on polydesk alone:
+- ``--overload 256``: past capacity, every request gets a reply or ``503 overloaded`` with ``Retry-After``
+  within the queue budget (``POLYDESK_ANSWER_QUEUE_MS``); the slowest refusal and any other status are reported;
+- ``--ingest-files 500``: answer p95 at 16 clients while a 500-file upload is ingested, against idle.
+
+    .venv/bin/python -m bench.throughput [--runs 3] [--seconds 15] [--levels 1 16 64] [--overload 256]
+                                         [--ingest-files 500] [--no-peer]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import glob
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+import polydesk  # noqa: F401  (offline switches first)
+from bench.answer_latency import ingest_demo
+from bench.api_load import KEY, wait_ready
+from bench.loadgen import LoadStats, post, run_clients
+from bench.report import machine, write_result
+from knowledge.index import KnowledgeIndex
+from polydesk.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTENT_KEY = "pd_bench_content_key_00000000000000"
+HOST = "127.0.0.1"
+
+
+def suite_messages() -> list[dict[str, str]]:
+    rows = [json.loads(line) for path in sorted(glob.glob(str(ROOT / "evals" / "suites" / "tidewell-*.jsonl")))
+            for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [{"market": row["market"], "channel": row["channel"], "message": row["message"]} for row in rows]
+
+
+def export_documents(settings: Settings, target: Path) -> int:
+    """polydesk's documents, one JSON line each (id and its chunks' text in order): the peer's knowledge."""
+    index = KnowledgeIndex.open(settings)
+    count = 0
+    try:
+        with target.open("w", encoding="utf-8") as out:
+            offset = None
+            while True:
+                page = index.list_documents("tidewell", limit=100, offset=offset)
+                for record in page.records:
+                    chunks = sorted(index.get_chunks("tidewell", record.document_id), key=lambda c: c.position)
+                    text = "\n\n".join(chunk.text for chunk in chunks)
+                    out.write(json.dumps({"document_id": record.document_id, "text": text}, ensure_ascii=False))
+                    out.write("\n")
+                    count += 1
+                offset = page.next_offset
+                if offset is None:
+                    return count
+    finally:
+        index.close()
+
+
+def start_polydesk(data_dir: Path, port: int, extra: dict[str, str] | None = None,
+                   workers: int = 1) -> subprocess.Popen[bytes]:
+    keys = [{"key": KEY, "tenant": "tidewell", "role": "connector"},
+            {"key": CONTENT_KEY, "tenant": "tidewell", "role": "content"}]
+    env = {**os.environ, "POLYDESK_DATA_DIR": str(data_dir), "POLYDESK_API_KEYS": json.dumps(keys),
+           "POLYDESK_RATE_LIMIT_PER_MINUTE": "1000000", "POLYDESK_RATE_LIMIT_BURST": "100000",
+           "POLYDESK_MAX_UPLOAD_FILES": "1000", **(extra or {})}
+    command = [str(Path(sys.executable).parent / "polydesk"), "serve", "--port", str(port), "--log-level", "warning",
+               "--workers", str(workers)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def start_peer(documents: Path, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "bench.peer_llamaindex", "--documents", str(documents), "--data-dir",
+               str(data_dir), "--port", str(port)]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (polydesk's embedded redis-server), user + system."""
+    process = psutil.Process(pid)
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            times = each.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def load(port: int, pid: int, requests: list[bytes], clients: int, seconds: float) -> dict[str, Any]:
+    before = cpu_seconds(pid)
+    stats = asyncio.run(run_clients(HOST, port, requests, clients=clients, seconds=seconds))
+    return summary(stats, cpu=cpu_seconds(pid) - before)
+
+
+def summary(stats: LoadStats, *, cpu: float) -> dict[str, Any]:
+    answered = len(stats.ok_ms)
+    return {"answers_per_s": round(stats.answers_per_s, 1), "p50_ms": round(stats.percentile(0.5), 1),
+            "p95_ms": round(stats.percentile(0.95), 1), "p99_ms": round(stats.percentile(0.99), 1),
+            "refused": len(stats.refused_ms),
+            "slowest_refusal_ms": round(max(stats.refused_ms), 1) if stats.refused_ms else None,
+            "other_statuses": {k: v for k, v in stats.statuses.items() if k not in ("200", "503")},
+            "server_core_ms_per_answer": round(cpu * 1000 / answered, 2) if answered else None,
+            "server_cores": round(cpu / stats.seconds, 2) if stats.seconds else None}
+
+
+def ingest_while_serving(port: int, pid: int, requests: list[bytes], files: int, seconds: float) -> dict[str, Any]:
+    """Answer p95 at 16 clients idle, then while a ``files``-file upload is ingested."""
+    idle = load(port, pid, requests, 16, seconds)
+    parts = [("files", (f"bench/faq-{i:04d}.md", _faq_page(i).encode(), "text/markdown")) for i in range(files)]
+    headers = {"Authorization": f"Bearer {CONTENT_KEY}"}
+    with httpx.Client(base_url=f"http://{HOST}:{port}", headers=headers, timeout=120) as client:
+        job = client.post("/v1/knowledge", files=parts, data={"market": "US"})
+        job.raise_for_status()
+        link = job.json()["links"]["self"]
+        began = time.perf_counter()
+        busy = load(port, pid, requests, 16, seconds)
+        state = client.get(link).json()
+        while state["status"] in ("queued", "running"):
+            time.sleep(1)
+            state = client.get(link).json()
+    return {"idle": idle, "while_ingesting": busy, "files": files, "job_status": state["status"],
+            "files_done_during_load": state.get("files_done"), "ingest_s": round(time.perf_counter() - began, 1),
+            "p95_ratio": round(busy["p95_ms"] / idle["p95_ms"], 2)}
+
+
+def _faq_page(number: int) -> str:
+    return (f"# Care guide {number}\n\nHow do I clean bottle model TW-{number:04d}? Rinse it with warm water and a "
+            f"drop of mild soap after each use; never put the lid in the dishwasher.\n\nCan model TW-{number:04d} "
+            "hold hot drinks? Yes, up to 95 °C for twelve hours with the lid closed.\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=15.0, help="per service, level and run")
+    parser.add_argument("--levels", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--overload", type=int, default=256, help="clients past capacity (0: skip)")
+    parser.add_argument("--ingest-files", type=int, default=500, help="files uploaded while serving (0: skip)")
+    parser.add_argument("--no-peer", action="store_true", help="polydesk only")
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+
+    messages = suite_messages()
+    headers = {"Authorization": f"Bearer {KEY}"}
+    ours = [post("/v1/answer", json.dumps(m, ensure_ascii=False).encode(), headers) for m in messages]
+    theirs = [post("/answer", json.dumps(m, ensure_ascii=False).encode(), {}) for m in messages]
+    services: dict[str, tuple[int, list[bytes], subprocess.Popen[bytes]]] = {}
+    result: dict[str, Any] = {"machine": machine(), "messages": len(messages), "seconds": args.seconds,
+                              "runs": args.runs}
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "polydesk"
+        settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+        ingest_demo(settings)
+        documents = Path(tmp) / "documents.jsonl"
+        result["documents"] = export_documents(settings, documents)
+        try:
+            services["polydesk"] = (args.port, ours, start_polydesk(data_dir, args.port))
+            if not args.no_peer:
+                services["llama-index tutorial"] = (args.port + 1, theirs,
+                                                    start_peer(documents, Path(tmp), args.port + 1))
+            for port, _, process in services.values():
+                wait_ready(f"http://{HOST}:{port}", process, timeout_s=600)
+            for port, requests, process in services.values():  # warm-up
+                load(port, process.pid, requests, 8, 5.0)
+            runs = [{name: {str(c): load(port, process.pid, requests, c, args.seconds) for c in args.levels}
+                     for name, (port, requests, process) in services.items()} for _ in range(args.runs)]
+            result["levels"] = {name: {str(c): _median([run[name][str(c)] for run in runs]) for c in args.levels}
+                                for name in services}
+            result["per_run"] = runs
+            port, requests, process = services["polydesk"]
+            if args.overload:
+                result["overload"] = load(port, process.pid, requests, args.overload, args.seconds)
+            if args.ingest_files:
+                result["ingest_while_serving"] = ingest_while_serving(port, process.pid, requests,
+                                                                      args.ingest_files, args.seconds)
+        finally:
+            for _, _, process in services.values():
+                process.terminate()
+                process.wait(timeout=60)
+    _print(result, args)
+    print(f"written to {write_result('throughput', result)}")
+
+
+def _median(values: list[dict[str, Any]]) -> dict[str, Any]:
+    numeric = [k for k, v in values[0].items() if isinstance(v, int | float) and not isinstance(v, bool)]
+    merged = {k: round(statistics.median(v[k] for v in values if v[k] is not None), 2) for k in numeric}
+    merged["other_statuses"] = {k: sum(v["other_statuses"].get(k, 0) for v in values)
+                                for v0 in values for k in v0["other_statuses"]}
+    return merged
+
+
+def _print(result: dict[str, Any], args: argparse.Namespace) -> None:
+    print(f"{result['machine']}; {result['messages']} questions, {result['documents']} documents; "
+          f"medians of {args.runs} runs × {args.seconds:.0f} s per level")
+    levels = result["levels"]
+    for clients in map(str, args.levels):
+        line = f"  {clients:>3} clients:"
+        for name, by_level in levels.items():
+            v = by_level[clients]
+            line += (f"  {name} {v['answers_per_s']:6.1f}/s p50 {v['p50_ms']:6.1f} p95 {v['p95_ms']:6.1f} ms "
+                     f"({v['server_core_ms_per_answer']} core-ms/answer, refused {v['refused']:.0f})")
+        if len(levels) == 2:
+            a, b = (by_level[clients]["answers_per_s"] for by_level in levels.values())
+            line += f"  ratio {a / b:.1f}x" if b else ""
+        print(line)
+    if "overload" in result:
+        print(f"  overload {args.overload} clients: {result['overload']}")
+    if "ingest_while_serving" in result:
+        print(f"  ingestion while serving: {result['ingest_while_serving']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Query embeddings of concurrent requests computed in one model run (group commit).
+
+A server answering many customers at once embeds one short message per answer. One model run per message
+pays the run's fixed cost each time; ``QueryBatcher`` lets the messages that arrive while the model is busy
+wait for that run to end and then go in together, in one run:
+
+- a lone request runs at once: no timer, no added latency;
+- while a run is in progress, callers queue; when it ends, the first waiting caller becomes the leader and
+  runs everything queued so far (up to ``max_batch`` texts); the others wait for their rows. The deadline a
+  waiting text meets is the run before it, a few milliseconds;
+- each caller gets its own rows back, in its own order;
+- if a batched run fails (a text the tokenizer rejects, say), each caller's texts are run again on their own,
+  so one bad message fails only its own request.
+
+Passages (ingestion) are not batched across callers: they come in large batches already.
+
+int8 activations are quantized with one scale per run (``knowledge.onnx_embedder``), so a query's vector moves
+slightly (cosine ~0.997) with the other texts of its run; retrieval tolerates that, tests assert with margins.
+
+Example:
+    >>> batcher = QueryBatcher(create_embedder(Settings()))        # doctest: +SKIP
+    >>> batcher.embed_queries(["Wo ist mein Paket?"]).shape           # doctest: +SKIP
+    (1, 384)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from knowledge.embedder import Embedder
+
+
+@dataclass(eq=False)
+class _Waiter:
+    texts: Sequence[str]
+    done: threading.Event = field(default_factory=threading.Event)
+    rows: np.ndarray | None = None
+    error: BaseException | None = None
+    lead: bool = False  # woken to run the next batch rather than with its rows
+
+
+@dataclass
+class BatchStats:
+    """What the batcher did since it was made: runs, texts and the largest run (for the benchmarks' report)."""
+
+    runs: int = 0
+    texts: int = 0
+    largest: int = 0
+    retried_alone: int = 0
+
+
+class QueryBatcher:
+    """An ``Embedder`` whose ``embed_queries`` groups concurrent callers' texts into one run of ``inner``."""
+
+    def __init__(self, inner: Embedder, *, max_batch: int = 32) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dim = inner.dim
+        self.max_batch = max(1, max_batch)
+        self.stats = BatchStats()
+        self._lock = threading.Lock()
+        self._queue: list[_Waiter] = []
+        self._running = False
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_passages(texts)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        me = _Waiter(texts)
+        with self._lock:
+            self._queue.append(me)
+            lead = not self._running
+            self._running = True
+        while not lead:
+            me.done.wait()
+            if not me.lead:
+                break
+            me.done.clear()
+            me.lead, lead = False, True
+        if lead:
+            self._lead()
+        if me.error is not None:
+            raise me.error
+        assert me.rows is not None
+        return me.rows
+
+    def _lead(self) -> None:
+        """Run what is queued now (the leader's own texts among it), hand out the rows, pass the lead on."""
+        with self._lock:
+            batch: list[_Waiter] = []
+            size = 0
+            while self._queue and (not batch or size + len(self._queue[0].texts) <= self.max_batch):
+                waiter = self._queue.pop(0)
+                batch.append(waiter)
+                size += len(waiter.texts)
+        try:
+            self._run(batch, size)
+        finally:
+            for waiter in batch:
+                if waiter.rows is None and waiter.error is None:  # the run was interrupted (KeyboardInterrupt)
+                    waiter.error = RuntimeError("the embedding run was interrupted")
+                waiter.done.set()
+            with self._lock:
+                if self._queue:
+                    following = self._queue[0]
+                    following.lead = True
+                    following.done.set()
+                else:
+                    self._running = False
+
+    def _run(self, batch: list[_Waiter], size: int) -> None:
+        texts = [text for waiter in batch for text in waiter.texts]
+        try:
+            rows = self.inner.embed_queries(texts)
+        except Exception as exc:  # handed to the waiting callers, raised in their own threads
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            self.stats.retried_alone += len(batch)
+            for waiter in batch:
+                _alone(waiter, self.inner)
+            return
+        start = 0
+        for waiter in batch:
+            waiter.rows = rows[start:start + len(waiter.texts)]
+            start += len(waiter.texts)
+        self.stats.runs += 1
+        self.stats.texts += size
+        self.stats.largest = max(self.stats.largest, size)
+
+
+def _alone(waiter: _Waiter, embedder: Embedder) -> None:
+    """``waiter``'s texts embedded on their own: its rows, or the error they raise (kept for its caller)."""
+    try:
+        waiter.rows = embedder.embed_queries(waiter.texts)
+    except Exception as exc:  # handed to the waiting caller, raised in its own thread
+        waiter.error = exc

@@ -1,0 +1,110 @@
+"""Admission control: a few answers at work at once, a bounded wait, then ``503 overloaded`` with ``Retry-After``.
+
+The only slot is held by a real request that waits for its conversation (the test holds the conversation's
+lock in Redis, as a second message of the same conversation would); meanwhile a new request is refused after the
+queue budget, or, with ``POLYDESK_DEGRADED_REPLY``, gets the safe reply and its message is kept for a person.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from fastapi.testclient import TestClient
+
+from api.admission import Admission
+from polydesk.errors import OverloadedError
+from tests.api.conftest import ApiHarness
+
+
+@contextmanager
+def _slot_held(api: ApiHarness, client: TestClient) -> Iterator[list[Any]]:
+    """The app's only answer slot taken by a follow-up that waits for its conversation's lock (held here)."""
+    services = client.app.state.services  # type: ignore[attr-defined]
+    first = client.post("/v1/answer", headers=api.headers("connector"),
+                        json={"message": "Wie lange dauert der Versand?", "market": "DE", "channel": "web"})
+    assert first.status_code == 200, first.text
+    conversation_id = first.json()["conversation_id"]
+    done: list[Any] = []
+    with services.conversations.lock("tidewell", conversation_id):
+        waiting = threading.Thread(target=lambda: done.append(client.post(
+            "/v1/answer", headers=api.headers("connector"), json={
+                "message": "Und wie teuer ist er?", "market": "DE", "channel": "web",
+                "conversation_id": conversation_id})))
+        waiting.start()
+        deadline = time.monotonic() + 30
+        while services.admission.busy < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert services.admission.busy == 1
+        yield done
+    waiting.join(timeout=60)
+    assert done and done[0].status_code == 200, "the admitted request is answered once its conversation is free"
+
+
+def test_past_the_queue_budget_a_request_gets_503_overloaded_with_retry_after(
+        api: ApiHarness, app_on: Callable[..., TestClient], tmp_path: Path) -> None:
+    with app_on(api.services.redis, tmp_path, answer_concurrency=1, answer_queue_ms=100) as client:
+        with _slot_held(api, client):
+            refused = client.post("/v1/answer", headers=api.headers("connector"),
+                                  json={"message": "返品は何日以内ですか", "market": "JP", "channel": "line"})
+            streamed = client.post("/v1/answer/stream", headers=api.headers("connector"),
+                                   json={"message": "Posso pagar com Pix?", "market": "BR", "channel": "whatsapp"})
+        for response in (refused, streamed):
+            assert response.status_code == 503 and response.json()["code"] == "overloaded"
+            assert int(response.headers["Retry-After"]) >= 1
+        assert "polydesk_overloaded_requests_total 2.0" in client.get("/metrics").text
+
+
+def test_with_the_degraded_reply_an_overloaded_request_is_kept_for_a_person(
+        api: ApiHarness, app_on: Callable[..., TestClient], tmp_path: Path) -> None:
+    with app_on(api.services.redis, tmp_path, answer_concurrency=1, answer_queue_ms=100,
+                degraded_reply=True) as client:
+        with _slot_held(api, client):
+            response = client.post("/v1/answer", headers=api.headers("connector"), json={
+                "message": "ส่งฟรีเมื่อซื้อครบเท่าไหร่", "market": "TH", "channel": "line", "customer_id": "line-u1"})
+        assert response.status_code == 200, response.text
+        reply = response.json()
+        assert reply["language"] == "th" and reply["generator"] == "none"
+        assert reply["fallback_reason"] == "dependency_unavailable"
+        kept = [json.loads(line) for line in (tmp_path / "inbox" / "pending.jsonl").read_text().splitlines()]
+        assert [k["reason"] for k in kept] == ["overloaded"]
+        assert kept[0]["request"]["conversation_id"] == reply["conversation_id"]
+
+
+@pytest.mark.unit
+def test_admission_runs_work_in_order_of_slots_and_refuses_past_the_budget() -> None:
+    release = threading.Event()
+
+    async def scenario() -> tuple[list[str], OverloadedError | None]:
+        admission = Admission(slots=1, queue_budget_s=0.05)
+        results: list[str] = []
+        refused: OverloadedError | None = None
+
+        async def long() -> None:
+            results.append(await admission.run(lambda: (release.wait(30), "long")[1]))
+
+        async def late() -> None:
+            nonlocal refused
+            try:
+                await admission.run(lambda: "late")
+            except OverloadedError as exc:
+                refused = exc
+            release.set()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(long)
+            await anyio.sleep(0.01)
+            group.start_soon(late)
+        results.append(await admission.run(lambda: "after"))
+        return results, refused
+
+    results, refused = anyio.run(scenario)
+    assert results == ["long", "after"]
+    assert refused is not None and refused.code == "overloaded" and refused.retry_after_s >= 1

@@ -1,0 +1,133 @@
+"""Query embeddings batched across concurrent callers (``knowledge.batching.QueryBatcher``).
+
+The unit tests drive the batcher with a slow in-memory embedder, so that callers really overlap; the last
+test runs the real model from many threads at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from knowledge.batching import QueryBatcher
+from knowledge.embedder import Embedder
+
+
+class SlowEmbedder:
+    """One vector per text (its length and first character), a run that takes ``delay_s``; refuses ``bad``."""
+
+    name = "slow"
+    dim = 2
+
+    def __init__(self, delay_s: float = 0.05) -> None:
+        self.delay_s = delay_s
+        self.runs: list[int] = []
+        self.running = 0
+        self.most_at_once = 0
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            self.runs.append(len(texts))
+        try:
+            threading.Event().wait(self.delay_s)
+            if "bad" in texts:
+                raise ValueError("the tokenizer refused a text")
+            return np.array([[len(t), ord(t[0])] for t in texts], dtype=np.float32)
+        finally:
+            with self._lock:
+                self.running -= 1
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embed_queries(texts)
+
+
+def _together(batcher: QueryBatcher, texts: list[list[str]]) -> list[np.ndarray | Exception]:
+    """Each list of texts embedded by its own thread, all started at once."""
+    start = threading.Barrier(len(texts))
+
+    def one(chunk: list[str]) -> np.ndarray | Exception:
+        start.wait()
+        try:
+            return batcher.embed_queries(chunk)
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor(len(texts)) as pool:
+        return list(pool.map(one, texts))
+
+
+@pytest.mark.unit
+def test_a_lone_request_runs_at_once_in_one_run() -> None:
+    inner = SlowEmbedder(delay_s=0)
+    batcher = QueryBatcher(inner)
+    rows = batcher.embed_queries(["Wo ist mein Paket?", "ok"])
+    assert rows.tolist() == [[18, ord("W")], [2, ord("o")]]
+    assert inner.runs == [2] and batcher.stats.runs == 1
+
+
+@pytest.mark.unit
+def test_concurrent_callers_share_runs_and_each_gets_its_own_rows() -> None:
+    inner = SlowEmbedder()
+    batcher = QueryBatcher(inner, max_batch=32)
+    texts = [[f"{'x' * (i + 1)}", f"{chr(0x3042 + i)}?"] for i in range(16)]  # Japanese kana as the second text
+    results = _together(batcher, texts)
+    for chunk, rows in zip(texts, results, strict=True):
+        assert isinstance(rows, np.ndarray)
+        assert rows.tolist() == [[len(t), ord(t[0])] for t in chunk]
+    assert inner.most_at_once == 1  # one model run at a time
+    assert len(inner.runs) < len(texts) and max(inner.runs) > 2  # the waiting callers went in together
+    assert sum(inner.runs) == 32 and batcher.stats.texts == 32
+
+
+@pytest.mark.unit
+def test_a_run_holds_at_most_max_batch_texts() -> None:
+    inner = SlowEmbedder()
+    batcher = QueryBatcher(inner, max_batch=4)
+    results = _together(batcher, [[f"q{i}"] for i in range(12)])
+    assert all(isinstance(r, np.ndarray) for r in results)
+    assert max(inner.runs) <= 4 and sum(inner.runs) == 12
+
+
+@pytest.mark.unit
+def test_one_bad_message_fails_only_its_own_request() -> None:
+    inner = SlowEmbedder()
+    batcher = QueryBatcher(inner)
+    texts = [["good one"], ["bad"], ["สวัสดี"], ["مرحبا"], ["hola"], ["olá"]]
+    results = _together(batcher, texts)
+    failed = [chunk for chunk, r in zip(texts, results, strict=True) if isinstance(r, Exception)]
+    assert failed == [["bad"]]
+    assert isinstance(results[1], ValueError)
+    for chunk, rows in zip(texts, results, strict=True):
+        if chunk != ["bad"]:
+            assert isinstance(rows, np.ndarray) and rows.tolist() == [[len(chunk[0]), ord(chunk[0][0])]]
+
+
+@pytest.mark.unit
+def test_empty_input_and_passages_pass_through() -> None:
+    inner = SlowEmbedder(delay_s=0)
+    batcher = QueryBatcher(inner)
+    assert batcher.embed_queries([]).shape == (0, 2) and inner.runs == []
+    assert batcher.embed_passages(["a passage"]).shape == (1, 2) and batcher.stats.runs == 0
+
+
+def test_the_real_model_gives_each_concurrent_caller_its_own_vector(embedder: Embedder) -> None:
+    messages = ["Wie lange dauert der Versand?", "返品は何日以内ですか", "Berapa lama waktu pengembalian barang?",
+                "ส่งฟรีเมื่อซื้อครบเท่าไหร่", "Tôi có bao nhiêu ngày để đổi trả?", "滿多少免運費？",
+                "ما هي مدة الإرجاع؟", "¿Puedo pagar con Bizum?", "Posso pagar com Pix?", "How much is shipping?"]
+    alone = np.vstack([embedder.embed_queries([m]) for m in messages])
+    batcher = QueryBatcher(embedder, max_batch=32)
+    together = _together(batcher, [[m] for m in messages] * 3)
+    for i, rows in enumerate(together):
+        assert isinstance(rows, np.ndarray) and rows.shape == (1, embedder.dim)
+        cosines = alone @ rows[0]
+        own = i % len(messages)
+        # Its own message's vector, not a neighbour's: int8 runs move a vector slightly (cosine ~0.997).
+        assert cosines[own] > 0.98
+        assert cosines[own] > np.delete(cosines, own).max() + 0.02
