@@ -25,6 +25,7 @@ import asyncio
 import glob
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,7 @@ from polydesk.settings import Settings
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT_KEY = "pd_bench_content_key_00000000000000"
 HOST = "127.0.0.1"
+PEER = "llama-index tutorial"
 
 
 def suite_messages() -> list[dict[str, str]]:
@@ -158,6 +160,8 @@ def main() -> None:
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--overload", type=int, default=256, help="clients past capacity (0: skip)")
     parser.add_argument("--ingest-files", type=int, default=500, help="files uploaded while serving (0: skip)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="polydesk serve --workers N, each measured (the overload and ingestion runs: the last)")
     parser.add_argument("--no-peer", action="store_true", help="polydesk only")
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
@@ -176,10 +180,15 @@ def main() -> None:
         documents = Path(tmp) / "documents.jsonl"
         result["documents"] = export_documents(settings, documents)
         try:
-            services["polydesk"] = (args.port, ours, start_polydesk(data_dir, args.port))
+            folders = [data_dir, *(Path(tmp) / f"polydesk-{i}" for i in range(1, len(args.workers)))]
+            for folder in folders[1:]:  # one serve per embedded folder: the others get copies, made before any opens
+                shutil.copytree(data_dir, folder)
+            port = args.port
+            for workers, folder in zip(args.workers, folders, strict=True):
+                services[f"polydesk --workers {workers}"] = (port, ours, start_polydesk(folder, port, workers=workers))
+                port += 1
             if not args.no_peer:
-                services["llama-index tutorial"] = (args.port + 1, theirs,
-                                                    start_peer(documents, Path(tmp), args.port + 1))
+                services[PEER] = (port, theirs, start_peer(documents, Path(tmp), port))
             for port, _, process in services.values():
                 wait_ready(f"http://{HOST}:{port}", process, timeout_s=600)
             for port, requests, process in services.values():  # warm-up
@@ -189,7 +198,7 @@ def main() -> None:
             result["levels"] = {name: {str(c): _median([run[name][str(c)] for run in runs]) for c in args.levels}
                                 for name in services}
             result["per_run"] = runs
-            port, requests, process = services["polydesk"]
+            port, requests, process = services[f"polydesk --workers {args.workers[-1]}"]
             if args.overload:
                 result["overload"] = load(port, process.pid, requests, args.overload, args.seconds)
             if args.ingest_files:
@@ -219,11 +228,12 @@ def _print(result: dict[str, Any], args: argparse.Namespace) -> None:
         line = f"  {clients:>3} clients:"
         for name, by_level in levels.items():
             v = by_level[clients]
-            line += (f"  {name} {v['answers_per_s']:6.1f}/s p50 {v['p50_ms']:6.1f} p95 {v['p95_ms']:6.1f} ms "
+            line += (f"\n      {name:<22} {v['answers_per_s']:6.1f}/s p50 {v['p50_ms']:6.1f} p95 {v['p95_ms']:6.1f} ms "
                      f"({v['server_core_ms_per_answer']} core-ms/answer, refused {v['refused']:.0f})")
-        if len(levels) == 2:
-            a, b = (by_level[clients]["answers_per_s"] for by_level in levels.values())
-            line += f"  ratio {a / b:.1f}x" if b else ""
+        peer = levels.get(PEER, {}).get(clients, {}).get("answers_per_s")
+        if peer:
+            line += "  ratio " + ", ".join(f"{by_level[clients]['answers_per_s'] / peer:.1f}x"
+                                           for name, by_level in levels.items() if name != PEER)
         print(line)
     if "overload" in result:
         print(f"  overload {args.overload} clients: {result['overload']}")
