@@ -28,12 +28,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from knowledge.embedder import Embedder
+
+class Embedder(Protocol):
+    """What the batcher wraps: ``knowledge.embedder.Embedder`` (restated here: that module builds batchers)."""
+
+    name: str
+    dim: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(eq=False)
