@@ -139,12 +139,12 @@ class Retriever:
             query_vector: Sequence[float] | None = None) -> Retrieval:
         """Search for ``query`` (``contextual_query``'s text); ``query_vector`` is its embedding when known."""
         vector = list(query_vector) if query_vector is not None else self.index.embed_query(query).tolist()
-        hybrid = self.index.search(query, tenant=tenant, market=market, top_k=self.top_k * _WIDEN,
-                                   query_vector=vector, with_similarity=True)
         # The dense ranking's own best are always candidates: lexical noise (another language, another
-        # script) can crowd them out of the fused list, and ranking below is by similarity anyway.
-        dense = [replace(hit, similarity=hit.score) for hit in self.index.search(
-            query, tenant=tenant, market=market, top_k=self.top_k * _WIDEN, mode="dense", query_vector=vector)]
+        # script) can crowd them out of the fused list, and ranking below is by similarity anyway. Both
+        # rankings come from one store call.
+        hybrid, dense_hits = self.index.search_modes(query, [("hybrid", True), ("dense", False)], tenant=tenant,
+                                                     market=market, top_k=self.top_k * _WIDEN, query_vector=vector)
+        dense = [replace(hit, similarity=hit.score) for hit in dense_hits]
         in_language: list[ScoredChunk] = []
         if not any(_same_language(hit.chunk.language, language) for hit in hybrid[: self.top_k]):
             # Dense only: its scores are the similarities, so no vectors need to come back.

@@ -160,6 +160,16 @@ class KnowledgeIndex:
         ``with_similarity`` also gives every hit its cosine similarity (``ScoredChunk.similarity``), hybrid
         hits included, so a caller needs no separate dense search to judge how well a hit matches.
         """
+        return self.search_modes(query, [(mode, with_similarity)], tenant=tenant, market=market, language=language,
+                                 kinds=kinds, top_k=top_k, query_vector=query_vector,
+                                 include_flagged=include_flagged)[0]
+
+    def search_modes(self, query: str, modes: Sequence[tuple[SearchMode, bool]], *, tenant: str,
+                     market: str | None = None, language: str | None = None, kinds: Sequence[str] | None = None,
+                     top_k: int = 5, query_vector: Sequence[float] | None = None,
+                     include_flagged: bool = False) -> list[list[ScoredChunk]]:
+        """``search`` in several (mode, with_similarity) at once: one store call and one catalogue read for all
+        (the answer pipeline asks for the hybrid and the dense ranking of every message)."""
         if not query.strip():
             raise InputError("the query is empty")
         try:
@@ -173,16 +183,22 @@ class KnowledgeIndex:
         except ValueError as exc:
             raise InputError(str(exc)) from exc
         dense = None
-        if mode != "sparse":
+        if any(mode != "sparse" for mode, _ in modes):
             dense = list(query_vector) if query_vector is not None else self.embed_query(query).tolist()
-        sparse = self.sparse.encode_query(query) if mode != "dense" else None
+        sparse = self.sparse.encode_query(query) if any(mode != "dense" for mode, _ in modes) else None
         if sparse is not None and not sparse.indices:
             sparse = None  # no lexical term (e.g. only punctuation): dense alone, or nothing
-        if dense is None and sparse is None:
-            return []
-        hits = self._search_live(StoreQuery(filter=flt, limit=top_k, dense=dense, sparse=sparse, rrf_k=self.rrf_k,
-                                            with_similarity=with_similarity and dense is not None))
-        return self._exact_identifiers_first(query, hits) if mode != "dense" else hits
+        queries: list[StoreQuery | None] = []
+        for mode, with_similarity in modes:
+            wanted_dense = dense if mode != "sparse" else None
+            wanted_sparse = sparse if mode != "dense" else None
+            queries.append(None if wanted_dense is None and wanted_sparse is None else StoreQuery(
+                filter=flt, limit=top_k, dense=wanted_dense, sparse=wanted_sparse, rrf_k=self.rrf_k,
+                with_similarity=with_similarity and wanted_dense is not None))
+        found = iter(self._search_live([q for q in queries if q is not None]))
+        results = [next(found) if q is not None else [] for q in queries]
+        return [self._exact_identifiers_first(query, hits) if mode != "dense" else hits
+                for (mode, _), hits in zip(modes, results, strict=True)]
 
     def _exact_identifiers_first(self, query: str, hits: list[ScoredChunk]) -> list[ScoredChunk]:
         """A customer who types an order number or a product code means that one: chunks naming it go first.
@@ -196,19 +212,24 @@ class KnowledgeIndex:
         exact = [h for h in hits if self.sparse.mentions(h.chunk.text, wanted)]
         return exact + [h for h in hits if h not in exact] if exact else hits
 
-    def _search_live(self, query: StoreQuery, *, attempts: int = 3) -> list[ScoredChunk]:
-        """Hits of live versions only. Over-fetches, since chunks of other versions may take places.
+    def _search_live(self, queries: Sequence[StoreQuery], *, attempts: int = 3) -> list[list[ScoredChunk]]:
+        """Hits of live versions only, per query. Over-fetches, since chunks of other versions may take places.
 
         A version switch between the search and the catalogue read makes the hits of the old version stale
-        while the new version's chunks were not searched: then the search runs again (rare, bounded).
+        while the new version's chunks were not searched: then the searches run again (rare, bounded).
         """
-        over_fetch = replace(query, limit=query.limit * 2 + 4)
-        hits: list[ScoredChunk] = []
+        if not queries:
+            return []
+        over_fetch = [replace(query, limit=query.limit * 2 + 4) for query in queries]
+        tenant = queries[0].filter.tenant
+        found: list[list[ScoredChunk]] = []
         for _ in range(attempts):
-            raw = self.store.search(over_fetch)
-            live = self.store.get_documents(query.filter.tenant, sorted({hit.chunk.document_id for hit in raw}))
-            hits = [h for h in raw if (rec := live.get(h.chunk.document_id)) and rec.version == h.chunk.version]
-            stale = any((rec := live.get(h.chunk.document_id)) and rec.version > h.chunk.version for h in raw)
+            raws = self.store.search_batch(over_fetch)
+            live = self.store.get_documents(tenant, sorted({hit.chunk.document_id for raw in raws for hit in raw}))
+            found = [[h for h in raw if (rec := live.get(h.chunk.document_id)) and rec.version == h.chunk.version]
+                     for raw in raws]
+            stale = any((rec := live.get(h.chunk.document_id)) and rec.version > h.chunk.version
+                        for raw in raws for h in raw)
             if not stale:
                 break
-        return hits[: query.limit]
+        return [hits[: query.limit] for hits, query in zip(found, queries, strict=True)]

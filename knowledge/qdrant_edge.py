@@ -45,11 +45,11 @@ from knowledge.store import (
     chunk_from_payload,
     document_chunk_terms,
     document_filter_terms,
+    hits_of,
     in_batches,
     parse_offset,
     prefetch_limit,
     record_from_payload,
-    similarities,
     store_errors,
     validate_query,
     validate_upsert,
@@ -180,14 +180,17 @@ class EdgeStore:
             return self._chunks.count(request)
 
     def search(self, query: StoreQuery) -> list[ScoredChunk]:
-        validate_query(query, dim=self.dim)
+        return self.search_batch([query])[0]
+
+    def search_batch(self, queries: Sequence[StoreQuery]) -> list[list[ScoredChunk]]:
+        for query in queries:
+            validate_query(query, dim=self.dim)
         with store_errors("search"):
             self._check_open()
-            points = self._chunks.query(self._search_request(query))
-        cosines: list[float | None] = (list(similarities([p.vector for p in points], query.dense or []))
-                                       if query.with_similarity else [None] * len(points))
-        return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score, similarity=cosine)
-                for point, cosine in zip(points, cosines, strict=True)]
+            requests = [self._search_request(query) for query in queries]
+            found = ([self._chunks.query(requests[0])] if len(requests) == 1 else
+                     self._chunks.query_batch(qe.QueryBatchRequest(requests)))
+        return [hits_of(points, query) for points, query in zip(found, queries, strict=True)]
 
     def _search_request(self, query: StoreQuery) -> qe.QueryRequest:
         terms = chunk_filter_terms(query.filter)

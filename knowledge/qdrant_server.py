@@ -39,11 +39,11 @@ from knowledge.store import (
     chunk_from_payload,
     document_chunk_terms,
     document_filter_terms,
+    hits_of,
     in_batches,
     parse_offset,
     prefetch_limit,
     record_from_payload,
-    similarities,
     store_errors,
     validate_query,
     validate_upsert,
@@ -180,11 +180,10 @@ class ServerStore:
             response = self._client.query_points(self._chunks, limit=query.limit, with_payload=True,
                                                  with_vectors=[DENSE] if query.with_similarity else False,
                                                  **self._search_arguments(query))
-        points = response.points
-        cosines: list[float | None] = (list(similarities([p.vector for p in points], query.dense or []))
-                                       if query.with_similarity else [None] * len(points))
-        return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score, similarity=cosine)
-                for point, cosine in zip(points, cosines, strict=True)]
+        return hits_of(response.points, query)
+
+    def search_batch(self, queries: Sequence[StoreQuery]) -> list[list[ScoredChunk]]:
+        return [self.search(query) for query in queries]  # a server round trip each; the results agree
 
     def _search_arguments(self, query: StoreQuery) -> dict[str, Any]:
         terms = chunk_filter_terms(query.filter)

@@ -72,6 +72,10 @@ class KnowledgeStore(Protocol):
         """Dense, sparse or hybrid (RRF-fused) search within ``query.filter``; best first."""
         ...
 
+    def search_batch(self, queries: Sequence[StoreQuery]) -> list[list[ScoredChunk]]:
+        """Several searches in one call (one planned batch where the engine has one); results in order."""
+        ...
+
     def put_document(self, record: DocumentRecord) -> None:
         """Create or replace a catalogue entry (one point: an atomic switch)."""
         ...
@@ -123,6 +127,15 @@ def similarities(vectors: Sequence[Any], query: Sequence[float]) -> list[float]:
     wanted = np.asarray(query, dtype=np.float32)
     norms = np.linalg.norm(rows, axis=1) * float(np.linalg.norm(wanted))
     return [float(x) for x in (rows @ wanted) / np.maximum(norms, 1e-12)]
+
+
+def hits_of(points: Sequence[Any], query: StoreQuery) -> list[ScoredChunk]:
+    """An engine's scored points (``payload``, ``score``, ``vector``) as hits, with their cosine similarity to the
+    query's dense vector when ``query.with_similarity``."""
+    cosines: list[float | None] = (list(similarities([p.vector for p in points], query.dense or []))
+                                   if query.with_similarity else [None] * len(points))
+    return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score, similarity=cosine)
+            for point, cosine in zip(points, cosines, strict=True)]
 
 
 def prefetch_limit(limit: int) -> int:

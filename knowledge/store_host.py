@@ -32,8 +32,8 @@ from polydesk import errors
 log = logging.getLogger("polydesk.store")
 
 _HEADER = struct.Struct("!I")
-_CALLS = frozenset({"upsert_chunks", "delete_chunks", "get_chunks", "count_chunks", "search", "put_document",
-                    "get_documents", "list_documents", "delete_document"})
+_CALLS = frozenset({"upsert_chunks", "delete_chunks", "get_chunks", "count_chunks", "search", "search_batch",
+                    "put_document", "get_documents", "list_documents", "delete_document"})
 
 
 def _send(conn: socket.socket, value: object) -> None:
@@ -162,6 +162,10 @@ class RemoteStore:
     def search(self, query: StoreQuery) -> list[ScoredChunk]:
         hits: list[ScoredChunk] = self._call("search", query)
         return hits
+
+    def search_batch(self, queries: Sequence[StoreQuery]) -> list[list[ScoredChunk]]:
+        found: list[list[ScoredChunk]] = self._call("search_batch", list(queries))
+        return found
 
     def put_document(self, record: DocumentRecord) -> None:
         self._call("put_document", record)

@@ -227,6 +227,36 @@ def test_searches_match_the_exact_oracle(loaded: dict[str, KnowledgeStore], back
         assert_ranking(search(store, query), rrf_ranking(query), tol=1e-6)
 
 
+def _by_score(hits: list[ScoredChunk]) -> dict[float, set[str]]:
+    groups: dict[float, set[str]] = {}
+    for hit in hits:
+        groups.setdefault(round(hit.score, 6), set()).add(hit.chunk.point_id)
+    if hits:
+        groups.pop(round(hits[-1].score, 6))
+    return groups
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_batch_of_searches_equals_the_searches_one_by_one(loaded: dict[str, KnowledgeStore], backend: str) -> None:
+    store = loaded[backend]
+    queries = [query for flt, dense, terms in CASES for query in (
+        StoreQuery(filter=flt, dense=dense, sparse=terms, limit=10, rrf_k=5, with_similarity=True),
+        StoreQuery(filter=flt, dense=dense, limit=10), StoreQuery(filter=flt, sparse=terms, limit=7))]
+    batched = store.search_batch(queries)
+    assert len(batched) == len(queries)
+    for query, hits in zip(queries, batched, strict=True):
+        alone = store.search(query)
+        assert [h.score for h in hits] == pytest.approx([h.score for h in alone], abs=1e-6)
+        # Equal fused scores (rank 3 in dense only, rank 3 in sparse only) may come in either order: the same
+        # hits at each score above the last one, whose group the limit may cut anywhere.
+        assert _by_score(hits) == _by_score(alone)
+        similarity = {h.chunk.point_id: h.similarity for h in alone}
+        assert all(h.similarity == pytest.approx(similarity[h.chunk.point_id], abs=1e-6)
+                   for h in hits if h.chunk.point_id in similarity)
+        assert all(h.chunk.tenant == query.filter.tenant for h in hits)
+    assert store.search_batch([]) == []
+
+
 def test_backends_agree_on_every_search(loaded: dict[str, KnowledgeStore]) -> None:
     edge, server = loaded["edge"], loaded["server"]
     for flt, dense, terms in CASES:
