@@ -42,6 +42,7 @@ import binascii
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import regex
 
@@ -191,9 +192,21 @@ def instruction_reason(text: str) -> str | None:
 
 
 def strip_instructions(text: str, findings: Sequence[Finding] | None = None) -> str:
-    """``text`` without its instruction spans (``findings``, found when not given); everything else kept as it was."""
+    """``text`` without its instruction spans (``findings``, found when not given); everything else kept as it was.
+
+    Without ``findings`` the result is remembered for the text (the same knowledge chunks are quoted in answer
+    after answer, and scanning one costs about as much as the rest of composing a reply)."""
+    return _stripped(text) if findings is None else _without(text, findings)
+
+
+@lru_cache(maxsize=2048)
+def _stripped(text: str) -> str:
+    return _without(text, instruction_spans(text))
+
+
+def _without(text: str, findings: Sequence[Finding]) -> str:
     kept, position = [], 0
-    for finding in instruction_spans(text) if findings is None else findings:
+    for finding in findings:
         kept.append(text[position:finding.start])
         position = finding.end
     kept.append(text[position:])

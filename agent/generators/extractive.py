@@ -134,6 +134,12 @@ class ExtractiveGenerator:
         self.register_margin = register_margin
         # Per chunk (its point id names one version of its text), the vectors of its units.
         self._unit_vectors = functools.lru_cache(maxsize=_UNIT_CACHE_SIZE)(self._embed_units)
+        # Per sentence of the evidence: its token count and its terms (tokenized once, not in every answer).
+        self._terms = functools.lru_cache(maxsize=8 * _UNIT_CACHE_SIZE)(self._count_terms)
+
+    def _count_terms(self, text: str) -> tuple[int, frozenset[str]]:
+        tokens = self.tokenizer.tokens(text)
+        return len(tokens), frozenset(tokens)
 
     def _embed_units(self, point_id: str, units: tuple[str, ...]) -> np.ndarray:
         assert self.embedder is not None
@@ -216,16 +222,16 @@ class ExtractiveGenerator:
         own = set(self.tokenizer.tokens(request.message))
         context = set(self.tokenizer.tokens(request.query)) - own
         query_terms = own | context
-        pool = [set(self.tokenizer.tokens(u)) for e in request.evidence for u in sentences(e.chunk.text)]
+        pool = [self._terms(u)[1] for e in request.evidence for u in sentences(e.chunk.text)]
         df = Counter(term for terms in pool for term in terms & query_terms)
         n = len(pool) or 1
         weight = {term: math.log(1 + n / count) * (1.0 if term in own else _CONTEXT_WEIGHT)
                   for term, count in df.items()}
         scores = []
         for unit in units:
-            terms = self.tokenizer.tokens(unit)
-            matched = query_terms.intersection(terms)
-            score = sum(weight.get(t, 0.0) for t in matched) / max(1.0, len(terms)) ** 0.3
+            count, terms = self._terms(unit)
+            matched = query_terms & terms
+            score = sum(weight.get(t, 0.0) for t in matched) / max(1.0, count) ** 0.3
             scores.append(score * (_HEADING_WEIGHT if _looks_like_heading(unit) else 1.0))
         return scores
 
