@@ -43,11 +43,6 @@ class Admission:
         self.queue_budget_s = queue_budget_s
         self._admitted = anyio.CapacityLimiter(slots)
         self._threads = anyio.CapacityLimiter(slots)  # the worker threads of admitted work (never waited on)
-        self.refused = 0
-
-    @property
-    def waiting(self) -> int:
-        return self._admitted.statistics().tasks_waiting
 
     @property
     def busy(self) -> int:
@@ -66,8 +61,7 @@ class Admission:
             with anyio.move_on_after(max(0.0, left)):
                 await self._admitted.acquire()
                 admitted = True
-        if not admitted:
-            self.refused += 1
+        if not admitted:  # counted by the caller (polydesk_overloaded_requests)
             raise OverloadedError("the service is answering as many messages as it can; retry shortly",
                                   retry_after_s=max(1, math.ceil(self.queue_budget_s)))
         try:

@@ -42,10 +42,12 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
 
 
-def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "POLYDESK_DATA_DIR": str(data_dir),
-           "POLYDESK_API_KEYS": json.dumps([{"key": KEY, "tenant": "tidewell", "role": "connector"}]),
-           "POLYDESK_RATE_LIMIT_PER_MINUTE": "1000000", "POLYDESK_RATE_LIMIT_BURST": "100000"}
+def start_server(data_dir: Path, port: int, workers: int, *, keys: list[dict[str, str]] | None = None,
+                 extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``polydesk serve`` on ``data_dir`` with the bench's connector key (or ``keys``), limits out of the way."""
+    keys = keys or [{"key": KEY, "tenant": "tidewell", "role": "connector"}]
+    env = {**os.environ, "POLYDESK_DATA_DIR": str(data_dir), "POLYDESK_API_KEYS": json.dumps(keys),
+           "POLYDESK_RATE_LIMIT_PER_MINUTE": "1000000", "POLYDESK_RATE_LIMIT_BURST": "100000", **(extra or {})}
     command = [str(Path(sys.executable).parent / "polydesk"), "serve", "--port", str(port), "--workers", str(workers),
                "--log-level", "warning"]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import glob
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -39,7 +38,7 @@ import psutil
 
 import polydesk  # noqa: F401  (offline switches first)
 from bench.answer_latency import ingest_demo
-from bench.api_load import KEY, wait_ready
+from bench.api_load import KEY, start_server, wait_ready
 from bench.loadgen import LoadStats, post, run_clients
 from bench.report import machine, write_result
 from knowledge.index import KnowledgeIndex
@@ -79,16 +78,10 @@ def export_documents(settings: Settings, target: Path) -> int:
         index.close()
 
 
-def start_polydesk(data_dir: Path, port: int, extra: dict[str, str] | None = None,
-                   workers: int = 1) -> subprocess.Popen[bytes]:
+def start_polydesk(data_dir: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     keys = [{"key": KEY, "tenant": "tidewell", "role": "connector"},
             {"key": CONTENT_KEY, "tenant": "tidewell", "role": "content"}]
-    env = {**os.environ, "POLYDESK_DATA_DIR": str(data_dir), "POLYDESK_API_KEYS": json.dumps(keys),
-           "POLYDESK_RATE_LIMIT_PER_MINUTE": "1000000", "POLYDESK_RATE_LIMIT_BURST": "100000",
-           "POLYDESK_MAX_UPLOAD_FILES": "1000", **(extra or {})}
-    command = [str(Path(sys.executable).parent / "polydesk"), "serve", "--port", str(port), "--log-level", "warning",
-               "--workers", str(workers)]
-    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return start_server(data_dir, port, workers, keys=keys, extra={"POLYDESK_MAX_UPLOAD_FILES": "1000"})
 
 
 def start_peer(documents: Path, data_dir: Path, port: int) -> subprocess.Popen[bytes]:

@@ -28,20 +28,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
-
-class Embedder(Protocol):
-    """What the batcher wraps: ``knowledge.embedder.Embedder`` (restated here: that module builds batchers)."""
-
-    name: str
-    dim: int
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+from knowledge.embedder import Embedder
 
 
 @dataclass(eq=False)
@@ -60,7 +50,6 @@ class BatchStats:
     runs: int = 0
     texts: int = 0
     largest: int = 0
-    retried_alone: int = 0
 
 
 class QueryBatcher:
@@ -132,7 +121,6 @@ class QueryBatcher:
             if len(batch) == 1:
                 batch[0].error = exc
                 return
-            self.stats.retried_alone += len(batch)
             for waiter in batch:
                 _alone(waiter, self.inner)
             return

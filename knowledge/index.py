@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 
+from knowledge.batching import QueryBatcher
 from knowledge.embedder import Embedder, create_embedder
 from knowledge.schema import (
     ANY_MARKET,
@@ -83,7 +84,9 @@ class KnowledgeIndex:
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: Embedder | None = None) -> KnowledgeIndex:
-        embedder = embedder or create_embedder(settings)
+        """The configured store and embedder; an embedder made here has its query embeddings batched across
+        concurrent callers (``knowledge.batching.QueryBatcher``): the index answers many requests at once."""
+        embedder = embedder or QueryBatcher(create_embedder(settings), max_batch=settings.embed_batch_size)
         return cls(store=open_store(settings, dim=embedder.dim), embedder=embedder, rrf_k=settings.rrf_k)
 
     def close(self) -> None:
