@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -67,7 +68,9 @@ class Page:
         self.browser.get(self.site.url + path)
 
     def wait(self, condition: Callable[[], Any]) -> Any:
-        return WebDriverWait(self.browser, WAIT_S).until(lambda _: condition())
+        return WebDriverWait(
+            self.browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(lambda _: condition())
 
     def one(self, selector: str) -> WebElement:
         element: WebElement = self.browser.find_element(By.CSS_SELECTOR, selector)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
@@ -42,7 +43,9 @@ class Widget:
         self.browser = browser
 
     def wait(self, condition: Any) -> Any:
-        return WebDriverWait(self.browser, WAIT_S).until(lambda _: condition())
+        return WebDriverWait(
+            self.browser, WAIT_S, ignored_exceptions=(StaleElementReferenceException,)
+        ).until(lambda _: condition())
 
     @property
     def shadow(self) -> Any:
