@@ -28,6 +28,8 @@ from api.guard import RequestGuard, TrailingSlash
 from api.routes import analytics as analytics_routes
 from api.routes import answer, channels, chat, conversations, customers, desk, knowledge, ops, personas, privacy
 from api.routes import desk_replies as desk_reply_routes
+from api.routes import knowledge_import as knowledge_import_routes
+from api.routes import sources as source_routes
 from api.routes import widget as widget_routes
 from api.runtime import Runtime
 from polydesk.errors import ConfigError
@@ -97,6 +99,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(desk.router)
     app.include_router(desk_reply_routes.router)
     app.include_router(analytics_routes.router)
+    app.include_router(knowledge_import_routes.router)
+    app.include_router(source_routes.router)
     console.install(app)
 
     # Outermost last: the slash is settled first, then every request is counted, then guarded.

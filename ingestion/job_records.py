@@ -40,7 +40,10 @@ class JobFile(BaseModel):
     name: str | None = Field(default=None, examples=["\\u202eexe.md"],
                              description="the file name as uploaded (invisible characters escaped), for a file "
                                          "refused at upload")
-    status: Literal["added", "replaced", "unchanged", "skipped"]
+    status: Literal["added", "replaced", "unchanged", "skipped", "deleted", "failed"] = Field(
+        description="a website sync's pages also end deleted (gone from the site) or failed (kept at their last "
+                    "good version, fetched again next sync)")
+    url: str | None = Field(default=None, description="the page, in a website sync", examples=[None])
     chunks: int = 0
     kind: str = Field(default="", examples=["policy"])
     code: str | None = Field(default=None, description="why it was skipped: a stable error code",
@@ -60,7 +63,8 @@ class JobFile(BaseModel):
 
     def as_result(self) -> FileResult:
         return FileResult(path=self.name or self.document_id or "", document_id=self.document_id or "",
-                          status=self.status, chunks=self.chunks, kind=self.kind, code=self.code, reason=self.reason,
+                          status=self.status,  # type: ignore[arg-type]  # upload files: never deleted or failed
+                          chunks=self.chunks, kind=self.kind, code=self.code, reason=self.reason,
                           warnings=list(self.warnings), redactions=dict(self.redactions))
 
 
@@ -92,6 +96,7 @@ class Job(BaseModel):
     totals: dict[str, int] = Field(default_factory=dict)
     error: JobError | None = Field(default=None, description="why the job failed (status failed)")
     attempts: int = 0
+    source_id: str | None = Field(default=None, description="the website source this job syncs (files are its pages)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,10 @@ Example:
     'done'
 
 The record and how a job's end (``done``, ``partial``, ``failed``) follows from its files: ``job_records``.
+
+A website sync (``ingestion.web``) is a job too: ``submit_sync`` queues one (or answers the one already queued or
+running for that source), the worker runs it and records each page as one of the job's files; every lease period
+the worker also queues the syncs that a source's schedule (``every``) says are due.
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ import redis
 from ingestion.job_records import FINISHED, Job, JobError, JobFile, JobOutcome, JobStatus, from_hash, to_hash
 from ingestion.pipeline import Ingestor, Progress
 from ingestion.sources import SourceOptions
+from ingestion.web import WebSync
+from ingestion.web_jobs import SUBMIT_SYNC, sync_outcome
+from ingestion.web_store import DUE, SourceStore
 from knowledge.index import KnowledgeIndex
 from polydesk.errors import NotFoundError, PolydeskError
 from polydesk.redisdb import redis_errors
@@ -147,6 +154,8 @@ class JobQueue:
         self._update = client.register_script(_UPDATE)
         self._renew = client.register_script(_RENEW)
         self._finish = client.register_script(_FINISH)
+        self._submit_sync = client.register_script(SUBMIT_SYNC)
+        self.sources = SourceStore(client)
         self._ingestor: Ingestor | None = None
         self._last_recover = 0.0  # time.monotonic() of the last recover() and sweep_spool()
         self._worker = Worker("polydesk-ingest-jobs", self._step, poll_s=poll_s,
@@ -185,6 +194,34 @@ class JobQueue:
             pipe.execute()
         spool.submitted = True
         return job
+
+    def submit_sync(self, tenant: str, source_id: str, *, scheduled: bool = False) -> Job | None:
+        """Queue a sync of the website source (``unknown_source`` when the tenant has none), or the job already
+        queued or running for it. ``scheduled``: only when the source's schedule says it is due (None if not)."""
+        source = self.sources.get(tenant, source_id)
+        job = Job(id=uuid.uuid4().hex, tenant=tenant, status="queued", created_at=datetime.now(UTC),
+                  market=source.market, kind=source.kind, source_id=source.id)
+        next_due = time.time() + source.every_s if scheduled and source.every_s else 0
+        fields = [v for kv in to_hash(job).items() for v in kv]
+        with redis_errors("queue the website sync"):
+            queued = self._submit_sync(
+                keys=[self.sources.lock_key(tenant, source_id), self._key(job.id), PREFIX + "queued", DUE],
+                args=[job.id, self.retention_s, self.retention_s, next_due, f"{tenant}/{source_id}", time.time(),
+                      PREFIX, *fields])
+        if queued is None:
+            return None
+        return self.get(tenant, queued.decode() if isinstance(queued, bytes) else str(queued))
+
+    def schedule(self) -> int:
+        """Queue the syncs whose schedule is due; how many were queued."""
+        queued = 0
+        for tenant, source_id in self.sources.due(time.time()):
+            try:
+                queued += self.submit_sync(tenant, source_id, scheduled=True) is not None
+            except NotFoundError:  # removed meanwhile
+                with redis_errors("update the website schedule"):
+                    self.client.zrem(DUE, f"{tenant}/{source_id}")
+        return queued
 
     def get(self, tenant: str, job_id: str) -> Job:
         """The job, or ``NotFoundError`` when there is none of this tenant (another tenant's job included)."""
@@ -230,7 +267,7 @@ class JobQueue:
             running = [i.decode() for i in self.client.lrange(PREFIX + "running", 0, -1)]  # type: ignore[union-attr]
             for job_id in running:
                 error = JobError(code="abandoned", message=f"the job was interrupted {self.max_attempts} times "
-                                 "(its worker stopped); upload the files again").model_dump_json()
+                                 "(its worker stopped); upload the files or sync the source again").model_dump_json()
                 outcome = self._recover(
                     keys=[PREFIX + "running", PREFIX + "queued", f"{PREFIX}lease:{job_id}", self._key(job_id)],
                     args=[job_id, self.max_attempts, _now(), error, self.retention_s])
@@ -275,6 +312,7 @@ class JobQueue:
         if time.monotonic() - self._last_recover > self.lease_s:
             self.recover()
             self.sweep_spool()
+            self.schedule()
             self._last_recover = time.monotonic()
         return self.run_once() is not None
 
@@ -308,6 +346,8 @@ class JobQueue:
 
     def _outcome(self, job: Job, token: str, spool: Path) -> dict[str, str]:
         """The record fields that end the run: results and totals, or the error that failed it."""
+        if job.source_id is not None:
+            return self._sync_outcome(job, token)
         if not spool.is_dir():
             return _failed("store_unavailable", "the uploaded files are gone: is settings.upload_dir shared by "
                            "every replica that runs jobs?")
@@ -332,10 +372,34 @@ class JobQueue:
             logger.exception("ingestion job %s failed", job.id)
             return _failed("internal_error", "the job failed unexpectedly; the server log has details")
 
-    def _progress(self, job_id: str, token: str, spool: Path, progress: Progress) -> None:
+    def _sync_outcome(self, job: Job, token: str) -> dict[str, str]:
+        """Run the website sync of a sync job: each page is one of the job's files."""
+        assert job.source_id is not None
+        try:
+            source = self.sources.get(job.tenant, job.source_id)
+            sync = WebSync(index=self.index, settings=self.settings, store=self.sources,
+                           ingestor=self._get_ingestor())
+            report = sync.run(source, job_id=job.id,
+                              progress=lambda p: self._progress(job.id, token, None, p))
+            return sync_outcome(report).fields()
+        except _Stopped:
+            raise
+        except PolydeskError as exc:
+            if self._worker.stopping:
+                raise _Stopped from exc
+            return _failed(exc.code, exc.message)
+        except Exception as exc:
+            if self._worker.stopping:
+                raise _Stopped from exc
+            logger.exception("website sync job %s failed", job.id)
+            return _failed("internal_error", "the sync failed unexpectedly; the server log has details")
+        finally:
+            self.sources.unlock(job.tenant, job.source_id, job.id)
+
+    def _progress(self, job_id: str, token: str, spool: Path | None, progress: Progress) -> None:
         if self._worker.stopping:
             raise _Stopped
-        current = _scrub(progress.current, spool) or ""
+        current = (_scrub(progress.current, spool) if spool is not None else progress.current) or ""
         fields: list[str | int] = ["files_done", progress.files_done, "files_total", progress.files_total,
                   "chunks_embedded", progress.chunks_embedded, "current", current]
         try:

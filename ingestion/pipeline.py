@@ -5,7 +5,8 @@ stop here) → parse (unstructured for documents, table and transcript readers)
 → chunk → redact PII → detect language → embed (batched across files) →
 write the new version (see ``KnowledgeIndex.write_document``). A file that
 fails any step before the write is reported with a stable error code and a
-reason, and the rest of the batch goes on; nothing of it is written.
+reason, and the rest of the batch goes on; nothing of it is written. Documents held in memory (a llama-index
+reader's output: ``ingestion.llama_documents``) take the same steps through ``ingest_texts``.
 
 Example:
     >>> ingestor = Ingestor.from_settings(Settings())                      # doctest: +SKIP
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -77,7 +79,9 @@ class IngestReport:
 
 
 @dataclass(slots=True)
-class _Prepared:
+class Prepared:
+    """A file parsed, chunked and redacted, its new version's record made: what ``Ingestor.write`` writes."""
+
     result: FileResult
     record: DocumentRecord
     chunks: list[Chunk]
@@ -94,6 +98,31 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class TextSource:
+    """A document held in memory for ``Ingestor.ingest_texts``. The id's suffix says how the text is read:
+    ``.md``/``.markdown`` as Markdown, ``.html``/``.htm`` as HTML, anything else as plain text."""
+
+    text: str
+    document_id: str
+    options: SourceOptions
+    title: str | None = None  # None: the text's first heading, else the id's file name without suffix
+
+
+def _text_stem(document_id: str) -> str:
+    """The id's file name without suffix, for the temporary file (a parser's fallback title); "document" when it
+    cannot name a file (the id itself is checked like any other, and refused with ``invalid_name`` if bad)."""
+    stem = Path(document_id).stem
+    return stem if stem and "\x00" not in stem and len(stem.encode()) <= 200 else "document"
+
+
+_TEXT_SUFFIXES = {".md": ".md", ".markdown": ".md", ".html": ".html", ".htm": ".html"}  # else plain text
+
+
+def _text_suffix(document_id: str) -> str:
+    return _TEXT_SUFFIXES.get(Path(document_id).suffix.lower(), ".txt")
 
 
 def _check_name(document_id: str) -> None:
@@ -126,10 +155,38 @@ class Ingestor:
 
     def ingest(self, paths: Sequence[Path], base: SourceOptions, *, progress: ProgressCallback | None = None
                ) -> IngestReport:
+        return self.ingest_sources(discover(list(paths), base), progress=progress)
+
+    def ingest_texts(self, texts: Sequence[TextSource], *, progress: ProgressCallback | None = None
+                     ) -> IngestReport:
+        """Documents held in memory (a reader's output), ingested exactly as files are: each is written to a
+        private temporary file that the same checks, parsers, redaction and versioning read. The report and the
+        progress name each by its document id."""
+        with tempfile.TemporaryDirectory(prefix="polydesk-texts-") as folder:
+            sources: list[SourceFile] = []
+            ids: dict[str, str] = {}
+            for number, text in enumerate(texts):
+                path = Path(folder) / str(number) / f"{_text_stem(text.document_id)}{_text_suffix(text.document_id)}"
+                path.parent.mkdir()
+                path.write_text(text.text, encoding="utf-8")
+                sources.append(SourceFile(path, text.document_id, text.options, title=text.title))
+                ids[str(path)] = text.document_id
+
+            def named(p: Progress) -> None:
+                if progress is not None:
+                    progress(Progress(p.files_done, p.files_total, p.chunks_embedded, ids.get(p.current, p.current)))
+
+            report = self.ingest_sources(sources, progress=named)
+        for result in report.files:
+            result.path = result.document_id
+            result.reason = result.reason and result.reason.replace(folder + "/", "")
+        return report
+
+    def ingest_sources(self, sources: Sequence[SourceFile], *, progress: ProgressCallback | None = None
+                       ) -> IngestReport:
         started = time.perf_counter()
-        sources = discover(list(paths), base)
         results: list[FileResult] = []
-        pending: list[_Prepared] = []
+        pending: list[Prepared] = []
         embedded = 0
 
         def report(current: str = "") -> None:
@@ -138,14 +195,7 @@ class Ingestor:
 
         def flush() -> None:
             nonlocal embedded
-            if not pending:
-                return
-            encoded = self.index.encode([c.text for p in pending for c in p.chunks])
-            start = 0
-            for prepared in pending:
-                end = start + len(prepared.chunks)
-                self.index.write_document(prepared.record, prepared.chunks, encoded[start:end])
-                start = end
+            for prepared in self.write(pending):
                 embedded += len(prepared.chunks)
                 results.append(prepared.result)
                 report(prepared.result.path)
@@ -164,15 +214,28 @@ class Ingestor:
         results.sort(key=lambda r: order[r.document_id])
         return IngestReport(files=results, seconds=time.perf_counter() - started)
 
-    def _prepared(self, sources: Sequence[SourceFile]) -> Iterator[_Prepared | FileResult]:
+    def write(self, prepared: Sequence[Prepared]) -> Iterator[Prepared]:
+        """Embed the prepared files' chunks in one run, then write each document (its new version, atomically);
+        yields each once it is written."""
+        if not prepared:
+            return
+        encoded = self.index.encode([c.text for p in prepared for c in p.chunks])
+        start = 0
+        for one in prepared:
+            end = start + len(one.chunks)
+            self.index.write_document(one.record, one.chunks, encoded[start:end])
+            start = end
+            yield one
+
+    def _prepared(self, sources: Sequence[SourceFile]) -> Iterator[Prepared | FileResult]:
         """Files prepared (parsed, chunked, redacted) in a worker thread, a few ahead, in order.
 
         The embedder releases the GIL while it runs, so parsing the next files overlaps embedding these.
         """
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="polydesk-prepare") as pool:
-            ahead: deque[Future[_Prepared | FileResult]] = deque()
+            ahead: deque[Future[Prepared | FileResult]] = deque()
             for source in sources:
-                ahead.append(pool.submit(self._prepare, source))
+                ahead.append(pool.submit(self.prepare, source))
                 if len(ahead) > PREPARE_AHEAD:
                     yield ahead.popleft().result()
             while ahead:
@@ -180,7 +243,10 @@ class Ingestor:
 
     # -- one file --------------------------------------------------------------------------------------------------
 
-    def _prepare(self, source: SourceFile) -> _Prepared | FileResult:
+    def prepare(self, source: SourceFile) -> Prepared | FileResult:
+        """One file parsed, chunked and redacted, not yet embedded nor written (``unchanged`` when its fingerprint
+        is the index's); a ``skipped`` result with its code when it cannot be ingested. A caller with files of its
+        own to fetch first (a website sync) prepares them here and writes them with ``write``."""
         result = FileResult(path=str(source.path), document_id=source.document_id, status="skipped")
         try:
             _check_name(source.document_id)
@@ -213,7 +279,7 @@ class Ingestor:
             language=language, source_hash=fingerprint, chunk_count=len(chunks),
             flagged_chunks=sum(c.flag is not None for c in chunks),
         )
-        return _Prepared(result=result, record=record, chunks=chunks)
+        return Prepared(result=result, record=record, chunks=chunks)
 
     def _fingerprint(self, source: SourceFile, file_type: FileType) -> str:
         digest = hashlib.sha256(source.path.read_bytes())
@@ -223,6 +289,8 @@ class Ingestor:
             "chunk": [self.settings.chunk_tokens, self.settings.chunk_overlap_tokens],
             "embedder": self.index.embedder.name, "columns": [self.question_column, self.answer_column],
         }
+        if source.title is not None:  # only when set: files' fingerprints stay as they were
+            options["title"] = source.title
         digest.update(json.dumps(options, sort_keys=True).encode())
         return digest.hexdigest()
 
@@ -249,7 +317,7 @@ class Ingestor:
             if parsed.metadata.get("hidden_elements"):
                 result.warnings.append(f"{parsed.metadata['hidden_elements']} hidden HTML element(s) left out: "
                                        "text no reader of the page sees is not knowledge")
-            title = parsed.title or title
+            title = source.title or parsed.title or title
             kind = wanted or "doc"
             return kind, title, self.chunker.chunk(parsed.blocks)
         result.warnings.extend(table_drafts.warnings)

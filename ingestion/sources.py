@@ -50,6 +50,7 @@ class SourceFile:
     path: Path
     document_id: str
     options: SourceOptions
+    title: str | None = None  # set: the document's title (a reader's metadata), whatever the text's first heading
 
 
 class FolderDefaults(BaseModel):

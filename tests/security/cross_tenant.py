@@ -34,6 +34,7 @@ from tests.security.harness import (
     Seeded,
     headers,
 )
+from tests.security.source_probes import SOURCE_ORDER, SOURCE_PROBES
 
 PUBLIC = frozenset({"GET /healthz", "GET /readyz", "GET /metrics", "GET /widget.js",
                     # the console's sign-in, sign-out and language switch: no tenant data
@@ -157,6 +158,21 @@ def upload(seeded: Seeded, route: str) -> list[Outcome]:
     after = _victim_document(seeded)
     changed = after["version"] != before["version"] or "OVERWRITTEN-BY-ACME" in json.dumps(after)
     out.append(Outcome(route, "tidewell's document after acme's uploads", 200, changed, "changed" if changed else ""))
+    return out
+
+
+def import_documents(seeded: Seeded, route: str) -> list[Outcome]:
+    """acme imports llama-index Documents with tidewell's document id (and tidewell named in the query and the
+    metadata): they land in acme's own knowledge, tidewell's document stays."""
+    before = _victim_document(seeded)
+    line = json.dumps({"id_": "x", "text": "# Overwritten\n\nOVERWRITTEN-BY-ACME\n",
+                       "metadata": {"document_id": VICTIM_DOCUMENT, "tenant": VICTIM}})
+    response = seeded.client.post("/v1/knowledge/documents/import", params={"tenant": VICTIM}, content=line.encode(),
+                                  headers=headers("content", ATTACKER, **{"Content-Type": "application/x-ndjson"}))
+    out = [_outcome(seeded, route, f"acme imports {VICTIM_DOCUMENT}", response)]
+    after = _victim_document(seeded)
+    changed = after["version"] != before["version"] or "OVERWRITTEN-BY-ACME" in json.dumps(after)
+    out.append(Outcome(route, "tidewell's document after acme's import", 200, changed, "changed" if changed else ""))
     return out
 
 
@@ -385,6 +401,7 @@ PROBES: dict[str, Probe] = {
     "POST /v1/answer/stream": answer_stream,
     "POST /v1/chat/completions": chat_completions,
     "POST /v1/knowledge": upload,
+    "POST /v1/knowledge/documents/import": import_documents,
     "GET /v1/knowledge/jobs/{job_id}": read_job,
     "GET /v1/knowledge/documents": list_documents,
     "GET /v1/knowledge/documents/{document_id:path}": read_document,
@@ -415,6 +432,7 @@ PROBES: dict[str, Probe] = {
     "DELETE /v1/channels/dead-letters/{letter_id}": channel_dead_letters,
     **DESK_PROBES,
     **CONSOLE_PROBES,
+    **SOURCE_PROBES,
 }
 # Reads first (acme has nothing of its own under the victim's ids yet), then answers (acme then has a
 # conversation under the victim's conversation id), then writes, erasure last.
@@ -431,9 +449,11 @@ ORDER = [
     "GET /v1/channels/dead-letters", "POST /v1/channels/dead-letters/{letter_id}/requeue",
     "DELETE /v1/channels/dead-letters/{letter_id}",
     "DELETE /v1/knowledge/documents/{document_id:path}", "POST /v1/knowledge",
+    "POST /v1/knowledge/documents/import",
     "POST /v1/profiles/{profile_id}/identities", "DELETE /v1/profiles/{profile_id}/identities/{channel}/{customer_id}",
     "DELETE /v1/profiles/{profile_id}", "POST /v1/profiles",  # acme's own profile of the victim's ids: after its reads
     *DESK_ORDER,
+    *SOURCE_ORDER,
     "DELETE /v1/customers/{customer_id}",
 ]
 assert sorted(ORDER) == sorted(PROBES)
