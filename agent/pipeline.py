@@ -61,13 +61,11 @@ from agent.language import LanguageStage
 from agent.outcomes import OutcomeRecorder
 from agent.ownership import release
 from agent.phrases import greeting_for, notice_text, say, sign_off_for, small_talk_reply
-from agent.retrieval import Retriever, contextual_query, follow_up_vector
+from agent.retrieval import Retriever, citation_of, contextual_query, follow_up_vector, ranked_documents
 from agent.schema import (
     AnswerRequest,
-    Citation,
     Draft,
     Escalation,
-    Evidence,
     GuardrailFinding,
     LanguageDecision,
     Reply,
@@ -77,7 +75,15 @@ from agent.schema import (
 from agent.smalltalk import small_talk
 from agent.stages import DryRunConversations
 from agent.stages import StageClock as _Clock
-from agent.state import Conversation, ConversationStore, Handoff, decode_vector, encode_vector, new_conversation_id
+from agent.state import (
+    Conversation,
+    ConversationStore,
+    Handoff,
+    SaveHook,
+    decode_vector,
+    encode_vector,
+    new_conversation_id,
+)
 from agent.tools.stage import ToolOutcome, ToolRequest, ToolStage
 from knowledge.index import KnowledgeIndex
 from personas import ComplianceNotice, EscalationRules, Intent, PersonaCatalog, ResolvedPersona, Thresholds
@@ -88,6 +94,7 @@ _SEPARATOR = "\n\n"
 # Cosine of two messages' embeddings above which they are on one topic (multilingual-e5-small: paraphrases
 # score about 0.9, unrelated questions of one shop about 0.8).
 SAME_TOPIC = 0.86
+WARM_UP_TENANT = "polydesk-warm-up"
 
 
 class Agent:
@@ -112,13 +119,16 @@ class Agent:
         self.tools = tools
         self.clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)  # support hours are read on it
 
-    def answer(self, request: AnswerRequest) -> Reply:
+    def answer(self, request: AnswerRequest, *, on_save: SaveHook | None = None) -> Reply:
+        """The reply to ``request``, its turns saved in its conversation; ``on_save`` adds writes to that save's
+        transaction (an idempotent request's stored reply: both are kept, or neither)."""
         clock = _Clock()
+        store = self.conversations if on_save is None else self.conversations.enlist(on_save)
         if request.conversation_id is None:
-            reply = self._answer(request, clock, self.conversations)
+            reply = self._answer(request, clock, store)
         else:
-            with clock.stage("state"), self.conversations.lock(request.tenant, request.conversation_id):
-                reply = self._answer(request, clock, self.conversations)
+            with clock.stage("state"), store.lock(request.tenant, request.conversation_id):
+                reply = self._answer(request, clock, store)
         if self.recorder is not None:
             self.recorder.record_reply(request, reply, gap=clock.gap)
         return reply
@@ -132,18 +142,21 @@ class Agent:
         return self._answer(request.model_copy(update={"conversation_id": None}), _Clock(), dry, persona_id=persona_id)
 
     def warm_up(self) -> int:
-        """Answer a dry-run message in every market and channel, so no customer waits for first-use work.
+        """Answer a dry-run message in every market, once per persona its channels route to, so no customer
+        waits for first-use work.
 
         The first message of a market compiles its keyword rules, frustration terms and guardrail terms (about
         0.25 s per market); a server calls this once at start-up. Returns the number of dry runs.
         """
-        runs = 0
+        done: set[tuple[str, str]] = set()
         for market in self.catalog.markets():
             for channel in Channel:
-                self.preview(AnswerRequest(tenant="polydesk-warm-up", channel=channel, market=market.code,
-                                           message=market.default_language))
-                runs += 1
-        return runs
+                persona = self.catalog.resolve(tenant=WARM_UP_TENANT, channel=channel, market=market.code).persona
+                if (market.code, persona.id) not in done:
+                    done.add((market.code, persona.id))
+                    self.preview(AnswerRequest(tenant=WARM_UP_TENANT, channel=channel, market=market.code,
+                                               message=market.default_language))
+        return len(done)
 
     def safe_reply(self, request: AnswerRequest) -> Reply:
         """"A colleague will get back to you", in the customer's language and persona, without Redis or the store.
@@ -242,17 +255,17 @@ class Agent:
         text, notices = self._compose(conversation, resolved, decision.language, draft.body, frame)
         by_number = {e.number: e for e in retrieval.evidence}
         citations = [citation_of(by_number[n]) for n in draft.cited if n in by_number]
-        with clock.stage("save"):
-            self._record(conversation, request, resolved, decision, text, notices, retrieval, store.max_turns)
-            store.save(conversation)
-        return Reply(
+        reply = Reply(
             status="answered", conversation_id=conversation.id, text=text, language=decision.language,
             market=resolved.market.code, persona_id=resolved.persona.id, generator=draft.generator, citations=citations,
-            retrieved=_ranked_documents(retrieval), confidence=round(retrieval.confidence, 4), escalation=escalation,
+            retrieved=ranked_documents(retrieval), confidence=round(retrieval.confidence, 4), escalation=escalation,
             guardrails=findings,
             fallback_reason=draft.fallback_reason, notices=[n.id for n in notices], query=retrieval.query,
-            timings_ms=clock.total(),
         )
+        with clock.stage("save"):
+            self._record(conversation, request, resolved, decision, text, notices, retrieval, store.max_turns)
+            store.save(conversation, reply=reply)
+        return clock.stamp(reply)
 
     # -- stages' helpers ---------------------------------------------------------------------------------------
 
@@ -353,14 +366,15 @@ class Agent:
                 queue=escalation.queue, priority=escalation.priority, reason=escalation.reason,
                 intent=escalation.intent, team=plan.team, reply_by=plan.reply_by, summary=escalation.summary,
             )
-            store.save(conversation, events=[event])
-        return Reply(
-            status="answered", conversation_id=conversation.id, text=text, language=language,
-            market=resolved.market.code, persona_id=resolved.persona.id, generator="handoff",
-            retrieved=_ranked_documents(retrieval) if retrieval else [],
-            confidence=round(retrieval.confidence, 4) if retrieval else 0.0, escalation=escalation,
-            notices=[n.id for n in notices], query=retrieval.query if retrieval else "", timings_ms=clock.total(),
-        )
+            reply = Reply(
+                status="answered", conversation_id=conversation.id, text=text, language=language,
+                market=resolved.market.code, persona_id=resolved.persona.id, generator="handoff",
+                retrieved=ranked_documents(retrieval) if retrieval else [],
+                confidence=round(retrieval.confidence, 4) if retrieval else 0.0, escalation=escalation,
+                notices=[n.id for n in notices], query=retrieval.query if retrieval else "",
+            )
+            store.save(conversation, events=[event], reply=reply)
+        return clock.stamp(reply)
 
     def _own_reply(self, store: ConversationStore, request: AnswerRequest, conversation: Conversation,
                    resolved: ResolvedPersona, decision: LanguageDecision, escalation: Escalation, clock: _Clock,
@@ -371,11 +385,11 @@ class Agent:
             text, notices = self._compose(conversation, resolved, decision.language, body, frame)
             conversation.unanswered = []
             self._record(conversation, request, resolved, decision, text, notices, None, store.max_turns)
-            store.save(conversation)
-        return Reply(status="answered", conversation_id=conversation.id, text=text, language=decision.language,
-                     market=resolved.market.code, persona_id=resolved.persona.id, generator=generator,
-                     confidence=confidence, escalation=escalation, notices=[n.id for n in notices],
-                     timings_ms=clock.total())
+            reply = Reply(status="answered", conversation_id=conversation.id, text=text, language=decision.language,
+                          market=resolved.market.code, persona_id=resolved.persona.id, generator=generator,
+                          confidence=confidence, escalation=escalation, notices=[n.id for n in notices])
+            store.save(conversation, reply=reply)
+        return clock.stamp(reply)
 
     def _tool_reply(self, store: ConversationStore, request: AnswerRequest, conversation: Conversation,
                     resolved: ResolvedPersona, decision: LanguageDecision, escalation: Escalation,
@@ -404,11 +418,12 @@ class Agent:
         with clock.stage("save"):
             conversation.add(Turn(role="customer", text=request.message, language=language, at=time.time()),
                              max_turns=store.max_turns)
-            store.save(conversation)
-        last = conversation.handoffs[-1].escalation if conversation.handoffs else Escalation(escalate=True)
-        return Reply(status="handed_off", conversation_id=conversation.id, text="", language=language,
-                     market=resolved.market.code, persona_id=resolved.persona.id, generator="none", confidence=0.0,
-                     escalation=last, timings_ms=clock.total())
+            last = conversation.handoffs[-1].escalation if conversation.handoffs else Escalation(escalate=True)
+            reply = Reply(status="handed_off", conversation_id=conversation.id, text="", language=language,
+                          market=resolved.market.code, persona_id=resolved.persona.id, generator="none",
+                          confidence=0.0, escalation=last)
+            store.save(conversation, reply=reply)
+        return clock.stamp(reply)
 
 
 def _frame(conversation: Conversation, resolved: ResolvedPersona, language: str) -> tuple[str, str]:
@@ -432,14 +447,3 @@ def _unanswered_streak(conversation: Conversation, signals: Signals, retrieval: 
     same_topic = previous is not None and (retrieval.rewritten or float(decode_vector(previous) @ vector) >= SAME_TOPIC)
     conversation.unanswered = [*(conversation.unanswered if same_topic else []), encode_vector(vector)][-10:]
     return len(conversation.unanswered)
-
-
-def _ranked_documents(retrieval: Retrieval) -> list[str]:
-    return list(dict.fromkeys(e.chunk.document_id for e in retrieval.evidence))
-
-
-def citation_of(evidence: Evidence) -> Citation:
-    chunk = evidence.chunk
-    return Citation(document_id=chunk.document_id, title=chunk.title or chunk.document_id, chunk_id=chunk.point_id,
-                    score=round(evidence.similarity, 4), source=chunk.source, kind=chunk.kind, market=chunk.market,
-                    language=chunk.language)

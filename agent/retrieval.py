@@ -43,7 +43,7 @@ import numpy as np
 import regex
 
 from agent.confidence import Calibration
-from agent.schema import Evidence, Retrieval, Turn
+from agent.schema import Citation, Evidence, Retrieval, Turn
 from knowledge.index import KnowledgeIndex
 from knowledge.schema import ANY_MARKET, ScoredChunk
 from polydesk.language import language_family
@@ -185,3 +185,15 @@ class Retriever:
         ranked = sorted(fused.values(), key=key, reverse=True)[: self.top_k]
         return [Evidence(number=n, chunk=hit.chunk, score=hit.score, similarity=hit.similarity or 0.0)
                 for n, hit in enumerate(ranked, start=1)]
+
+
+def ranked_documents(retrieval: Retrieval) -> list[str]:
+    """The documents of the evidence, best first, each once (what retrieval metrics rank)."""
+    return list(dict.fromkeys(e.chunk.document_id for e in retrieval.evidence))
+
+
+def citation_of(evidence: Evidence) -> Citation:
+    chunk = evidence.chunk
+    return Citation(document_id=chunk.document_id, title=chunk.title or chunk.document_id, chunk_id=chunk.point_id,
+                    score=round(evidence.similarity, 4), source=chunk.source, kind=chunk.kind, market=chunk.market,
+                    language=chunk.language)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from agent.events import HandoffEvent
+from agent.schema import Reply
 from agent.state import Conversation, ConversationStore
 
 __all__ = ["DryRunConversations", "StageClock"]
@@ -37,6 +38,11 @@ class StageClock:
     def total(self) -> dict[str, float]:
         return {**self.timings, "total": round((time.perf_counter() - self.start) * 1000, 3)}
 
+    def stamp(self, reply: Reply) -> Reply:
+        """``reply`` with the timings so far (it was saved without them)."""
+        reply.timings_ms = self.total()
+        return reply
+
 
 class DryRunConversations(ConversationStore):
     """A conversation store that remembers nothing: every conversation is new, nothing is saved (previews)."""
@@ -47,7 +53,8 @@ class DryRunConversations(ConversationStore):
     def get(self, tenant: str, conversation_id: str) -> Conversation | None:
         return None
 
-    def save(self, conversation: Conversation, *, events: Sequence[HandoffEvent] = ()) -> None:
+    def save(self, conversation: Conversation, *, events: Sequence[HandoffEvent] = (),
+             reply: Reply | None = None) -> None:
         return None
 
     @contextmanager

@@ -24,10 +24,12 @@ Example:
 from __future__ import annotations
 
 import base64
+import copy
+import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Literal
 
 import numpy as np
@@ -35,7 +37,7 @@ import redis
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.events import EventLog, HandoffEvent
-from agent.schema import Escalation, Turn
+from agent.schema import Escalation, Reply, Turn
 from polydesk.errors import ConflictError, StoreError
 from polydesk.redisdb import redis_errors
 from polydesk.settings import Settings
@@ -110,6 +112,10 @@ class Conversation(BaseModel):
         self.updated_at = turn.at
 
 
+SaveHook = Callable[[redis.client.Pipeline, Reply], None]
+"""Commands written in the same transaction as a conversation and the reply it now ends with (``enlist``)."""
+
+
 class ConversationStore:
     """Reads and writes conversations; every Redis failure becomes a ``StoreError`` (``store_unavailable``)."""
 
@@ -120,6 +126,18 @@ class ConversationStore:
         self.max_turns = max_turns
         self.lock_s = lock_s
         self.events = events or EventLog(client)
+        # Locks whose release failed because Redis was down: released by the next ``lock`` once Redis answers,
+        # so a Redis restart does not leave those conversations busy for ``lock_s`` (the AOF keeps the lock key).
+        self._left_locked: list[tuple[redis.lock.Lock, str]] = []
+        self._left_locked_guard = threading.Lock()
+        self._hook: SaveHook | None = None
+
+    def enlist(self, hook: SaveHook) -> ConversationStore:
+        """This store, its saves of a reply also running ``hook`` in their transaction: what must be written
+        exactly when the turn is (an idempotent request's stored reply) survives or is lost with it."""
+        store = copy.copy(self)  # the same client, events and left-over locks
+        store._hook = hook
+        return store
 
     @classmethod
     def from_settings(cls, client: redis.Redis, settings: Settings, *, events: EventLog | None = None,
@@ -178,15 +196,18 @@ class ConversationStore:
                 found.append(conversation)
         return found
 
-    def save(self, conversation: Conversation, *, events: Sequence[HandoffEvent] = ()) -> None:
-        """Write the conversation (restarting its retention period), link it to its customer, publish ``events``.
+    def save(self, conversation: Conversation, *, events: Sequence[HandoffEvent] = (),
+             reply: Reply | None = None) -> None:
+        """Write the conversation (restarting its retention period), link it to its customer, publish ``events``
+        and, with the ``reply`` that ends it, run the enlisted hook.
 
-        All in one round trip and, when there is a customer or an event, one transaction.
+        All in one round trip and, when there is more than the conversation to write, one transaction.
         """
         data = conversation.model_dump_json()
         key = self.key(conversation.tenant, conversation.id)
+        hook = self._hook if reply is not None else None
         with redis_errors("save the conversation"):
-            if not events and conversation.customer_id is None:
+            if not events and conversation.customer_id is None and hook is None:
                 self.client.set(key, data, ex=self.ttl_s)
                 return
             with self.client.pipeline(transaction=True) as pipe:
@@ -195,6 +216,8 @@ class ConversationStore:
                     self.link_customer(pipe, conversation.tenant, conversation.customer_id, key)
                 for event in events:
                     self.events.publish(event, pipe=pipe)
+                if hook is not None and reply is not None:
+                    hook(pipe, reply)
                 pipe.execute()
 
     @contextmanager
@@ -202,16 +225,37 @@ class ConversationStore:
         """Hold the conversation for one message; a ``ConflictError`` when another holds it for too long."""
         lock = self.client.lock(f"{LOCK_PREFIX}:{tenant}:{conversation_id}", timeout=self.lock_s,
                                 blocking_timeout=self.lock_s)
-        with redis_errors("lock the conversation"):
-            acquired = lock.acquire()
+        self._release_left_locked()
+        token = uuid.uuid4().hex
+        try:
+            with redis_errors("lock the conversation"):
+                acquired = lock.acquire(token=token)
+        except StoreError:  # the SET may have reached Redis (and its AOF) without its reply: release it later
+            self._release(lock, token)
+            raise
         if not acquired:
             raise ConflictError(f"conversation {conversation_id} is busy with another message; try again")
         try:
             yield
         finally:
-            # It expired while held, or Redis is gone: either way it times out on its own.
-            with suppress(redis.exceptions.RedisError):
-                lock.release()
+            self._release(lock, token)
+
+    def _release(self, lock: redis.lock.Lock, token: str) -> None:
+        try:
+            lock.do_release(token)
+        except redis.exceptions.LockError:  # it expired while held: nothing of ours to release
+            pass
+        except redis.exceptions.RedisError:  # Redis is gone: the next ``lock`` releases it once Redis is back
+            with self._left_locked_guard:
+                self._left_locked.append((lock, token))
+
+    def _release_left_locked(self) -> None:
+        if not self._left_locked:
+            return
+        with self._left_locked_guard:
+            left, self._left_locked = self._left_locked, []
+        for lock, token in left:
+            self._release(lock, token)
 
     def delete(self, tenant: str, conversation_id: str) -> bool:
         with redis_errors("delete the conversation"):

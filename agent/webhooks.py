@@ -206,6 +206,8 @@ class WebhookDispatcher:
             timeout_s=settings.webhook_timeout_s,
             max_attempts=settings.webhook_max_attempts,
             retention_s=settings.webhook_retention_hours * 3600,
+            backoff_base_s=settings.webhook_backoff_base_s,
+            backoff_max_s=settings.webhook_backoff_max_s,
         )
 
     # -- delivery passes ------------------------------------------------------------------------------------

@@ -57,11 +57,12 @@ def _answer(services: Services, request: AnswerRequest, message: CustomerMessage
         nonlocal replayed
         if idempotency_key is None:
             return services.agent.answer(request)
-        with services.idempotency.claim(request.tenant, idempotency_key, message) as claim:
+        with services.idempotency.claim(request.tenant, idempotency_key, message,
+                                        customer_id=request.customer_id) as claim:
             if claim.replay is not None:
                 replayed = True
                 return claim.replay
-            return claim.done(services.agent.answer(request), customer_id=request.customer_id)
+            return claim.done(services.agent.answer(request, on_save=claim.store_reply))
 
     reply, kept = answer_or_keep(services.agent, services.inbox, request,
                                  degraded_reply=services.settings.degraded_reply, answer=produce)

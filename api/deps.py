@@ -117,7 +117,8 @@ class Services:
         owns_runtime = runtime is None
         runtime = runtime or Runtime.open(settings)
         client = runtime.redis
-        jobs = JobQueue(client, index=runtime.index, settings=settings) if background else None
+        jobs = (JobQueue(client, index=runtime.index, settings=settings, lease_s=settings.job_lease_s)
+                if background else None)
         webhooks = WebhookDispatcher.from_settings(settings, client) if background else None
         metrics, inbox = Metrics(), Inbox(settings.inbox_path)
         answer = agent_answer(runtime.agent, inbox, degraded_reply=settings.degraded_reply,

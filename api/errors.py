@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from polydesk import errors
 
 log = logging.getLogger("polydesk.api")
+STORE_RETRY_AFTER_S = 2  # Retry-After of a 503 store_unavailable: about a Redis restart or a breaker's cool-down
 
 # Most specific class first.
 _STATUS: list[tuple[type[errors.PolydeskError], int]] = [
@@ -33,6 +34,7 @@ _STATUS: list[tuple[type[errors.PolydeskError], int]] = [
     (errors.NotFoundError, 404),
     (errors.ConflictError, 409),
     (errors.RateLimitedError, 429),
+    (errors.StorageFullError, 507),  # Insufficient Storage: not transient, so no Retry-After; someone must free space
     (errors.StoreError, 503),
     (errors.OverloadedError, 503),
     (errors.OutboundTimeoutError, 504),
@@ -41,7 +43,7 @@ _STATUS: list[tuple[type[errors.PolydeskError], int]] = [
 _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 406: "not_acceptable", 409: "conflict", 413: "too_large",
                415: "unsupported_type", 422: "validation_error", 429: "rate_limited", 502: "bad_gateway",
-               503: "unavailable", 504: "gateway_timeout"}
+               503: "unavailable", 504: "gateway_timeout", 507: "insufficient_storage"}
 
 
 class ErrorBody(BaseModel):
@@ -71,13 +73,15 @@ def error_response(status: int, code: str, message: str, *, details: list[dict[s
 
 
 def polydesk_response(exc: errors.PolydeskError, *, close: bool = False) -> JSONResponse:
-    """The response for a domain error (``Retry-After`` on 429 and an overload's 503, ``WWW-Authenticate`` on
+    """The response for a domain error (``Retry-After`` on 429 and every 503, ``WWW-Authenticate`` on
     401). ``close``: also ``Connection: close``, for an answer given before the request body was read (the server
     drops the rest)."""
     status = status_of(exc)
     if status >= 500 and not isinstance(exc, errors.OverloadedError):  # a surge is counted, not logged per request
         log.error("%s: %s", exc.code, exc.message)
     retry_after = exc.retry_after_s if isinstance(exc, errors.RateLimitedError | errors.OverloadedError) else None
+    if status == 503 and retry_after is None:  # a dependency down (Redis, the store): a connector retries shortly
+        retry_after = STORE_RETRY_AFTER_S
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}

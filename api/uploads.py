@@ -41,6 +41,7 @@ from starlette.requests import Request
 from ingestion.filetypes import ZIP_MAGICS, FileType, detect_type
 from ingestion.sources import FOLDER_DEFAULTS_FILE
 from knowledge.schema import normalize_document_id
+from polydesk.diskspace import is_disk_full, storage_full
 from polydesk.errors import (
     CorruptFileError,
     EncryptedFileError,
@@ -284,6 +285,8 @@ async def receive_multipart(request: Request, folder: Path, limits: UploadLimits
     except InputError:
         raise
     except OSError as exc:
+        if is_disk_full(exc):
+            raise storage_full(folder, "the upload") from exc
         raise StoreError(f"could not store the upload: {exc.strerror or exc}") from exc
     except Exception as exc:  # python-multipart's parse errors, a body cut short
         raise InputError(f"the multipart body is malformed: {exc}") from exc

@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import cast
 
 import polydesk  # noqa: F401  (offline switches first)
 from agent.generators import ExtractiveGenerator, FallbackGenerator
@@ -37,6 +38,7 @@ from agent.pipeline import Agent
 from agent.schema import AnswerRequest
 from api.runtime import Runtime
 from bench.report import machine, write_result
+from personas.routing import Channel
 from polydesk.settings import Settings
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "tidewell" / "knowledge"
@@ -100,7 +102,7 @@ def one_run(agent: Agent, rounds: int, run: int, *, english_only: bool = False) 
                 language = agent.language.run(question, market=agent.catalog.market(market)).language
                 llm.completion_kwargs["mock_response"] = f"{say('safe_reply', language)} [1]"
             for message in (question, follow_up):
-                reply = agent.answer(AnswerRequest(tenant="tidewell", market=market, channel=channel,
+                reply = agent.answer(AnswerRequest(tenant="tidewell", market=market, channel=cast(Channel, channel),
                                                    message=message, conversation_id=conversation))
                 for stage, ms in reply.timings_ms.items():
                     stages[stage].append(ms)

@@ -28,8 +28,8 @@ from pydantic import BaseModel, Field
 
 from agent.generators.base import GenerationFailed, GenerationRequest
 from agent.guardrails import GuardrailContext
-from agent.pipeline import Agent, citation_of
-from agent.retrieval import contextual_query
+from agent.pipeline import Agent
+from agent.retrieval import citation_of, contextual_query
 from agent.schema import Citation, Draft, Evidence, Retrieval
 from agent.state import Conversation
 from agent.translation import Translator

@@ -10,7 +10,9 @@ versions, or neither, are searchable:
 
 Searches drop any chunk whose version is not the one the catalogue names, so
 steps 1 and 3 are invisible to readers. A crash between steps leaves only
-invisible chunks, removed the next time the document is written.
+invisible chunks, removed the next time the document is written (before its
+new chunks: a crashed write of the same version number leaves chunks under
+the very ids the next write uses).
 
 Example:
     >>> index = KnowledgeIndex.open(Settings())                   # doctest: +SKIP
@@ -71,7 +73,8 @@ def open_store(settings: Settings, *, dim: int) -> KnowledgeStore:
                            collection_prefix=settings.collection_prefix)
     from knowledge.qdrant_edge import EdgeStore
 
-    return EdgeStore(path=settings.qdrant_path, dim=dim, collection_prefix=settings.collection_prefix)
+    return EdgeStore(path=settings.qdrant_path, dim=dim, collection_prefix=settings.collection_prefix,
+                     reserve_bytes=int(settings.storage_reserve_mb * 1024 * 1024))
 
 
 class KnowledgeIndex:
@@ -110,12 +113,15 @@ class KnowledgeIndex:
         previous = self.get_document(record.tenant, record.document_id)
         if previous is not None and previous.version == record.version:
             raise InputError(f"version {record.version} of {record.document_id} is already live")
+        keep = previous.version if previous is not None else None
+        # A write of this version that crashed (a killed process) left chunks under the ids about to be used, maybe
+        # more of them than this write has: gone first, else they would go live with this record, mixing contents.
+        self.store.delete_chunks(record.tenant, record.document_id, except_version=keep)
         try:
             self.store.upsert_chunks(chunks, encoded.dense.tolist(), encoded.sparse)
             self.store.put_document(record)
         except BaseException:
             # Nothing new became visible; remove what was written of the new version.
-            keep = previous.version if previous is not None else None
             self.store.delete_chunks(record.tenant, record.document_id, except_version=keep)
             raise
         self.store.delete_chunks(record.tenant, record.document_id, except_version=record.version)

@@ -54,7 +54,10 @@ from knowledge.store import (
     validate_query,
     validate_upsert,
 )
+from polydesk.diskspace import MB, ensure_free
 from polydesk.errors import ConfigError, InputError, PolydeskError, StoreError
+
+_OPEN_RESERVE = 64 * MB  # opening may start new write-ahead-log segments (32 MB each)
 
 
 def _condition(match: Condition) -> qe.FieldCondition | qe.IsEmptyCondition:
@@ -105,11 +108,15 @@ def _open_shard(path: Path, config: qe.EdgeConfig, indexed: Sequence[str]) -> qe
 class EdgeStore:
     """``KnowledgeStore`` on the embedded engine. Writes are serialised; returned writes are durable (WAL)."""
 
-    def __init__(self, *, path: Path, dim: int, collection_prefix: str = "polydesk") -> None:
+    def __init__(self, *, path: Path, dim: int, collection_prefix: str = "polydesk", reserve_bytes: int = 0) -> None:
         if dim < 1:
             raise ConfigError(f"vector size must be at least 1, got {dim}")
         self.path = Path(path)
         self.dim = dim
+        # The engine writes through memory-mapped files: on a full disk it dies of SIGBUS instead of failing a
+        # write, so every write first checks the disk keeps this much free (polydesk/diskspace.py).
+        self.reserve_bytes = reserve_bytes
+        ensure_free(self.path, reserve_bytes=min(reserve_bytes, _OPEN_RESERVE), what="opening the knowledge index")
         self._lock = threading.Lock()
         self._closed = False
         self._chunks = _open_shard(self.path / f"{collection_prefix}_chunks", _chunks_config(dim), INDEXED_FIELDS)
@@ -134,6 +141,7 @@ class EdgeStore:
     def _update(self, shard: qe.EdgeShard, operation: qe.UpdateOperation) -> None:
         with self._lock:
             self._check_open()
+            ensure_free(self.path, reserve_bytes=self.reserve_bytes, what="the change to the knowledge index")
             shard.update(operation)
 
     # -- chunks ------------------------------------------------------------

@@ -37,7 +37,8 @@ from knowledge.schema import (
     normalize_language,
     normalize_market,
 )
-from polydesk.errors import InputError, PolydeskError, StoreError
+from polydesk.diskspace import is_disk_full
+from polydesk.errors import InputError, PolydeskError, StorageFullError, StoreError
 
 DENSE = "dense"
 SPARSE = "sparse"
@@ -268,4 +269,6 @@ def store_errors(operation: str) -> Iterator[None]:
     except PolydeskError:
         raise
     except Exception as exc:
+        if is_disk_full(exc):  # a Qdrant server whose disk is full: storage_full, not a passing outage
+            raise StorageFullError.from_exception(operation, exc) from exc
         raise StoreError.from_exception(operation, exc) from exc

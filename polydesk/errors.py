@@ -26,6 +26,9 @@ PolydeskError
 ├── NotFoundError               code ``not_found``
 ├── ConflictError               code ``conflict``: the state does not allow it now (busy, not handed off)
 ├── StoreError                  code ``store_unavailable``: the index or Redis could not be read or written
+│   └── StorageFullError        code ``storage_full``: the disk of the data folder is full (or under its reserve,
+│                               ``storage_reserve_mb``): nothing was written; the message names the folder and
+│                               the space left. HTTP 507, CLI exit 1 (``polydesk.diskspace``)
 ├── OverloadedError             code ``overloaded``: more answers asked for than the service can start within its
 │                               queue budget; ``retry_after_s`` says when to retry
 └── OutboundError               code ``outbound_failed``: a call to another service failed (unreachable, bad answer)
@@ -143,6 +146,10 @@ class StoreError(PolydeskError):
         error = cls(f"knowledge store failed during {operation}: {type(exc).__name__}: {exc}")
         error.__cause__ = exc
         return error
+
+
+class StorageFullError(StoreError):
+    code = "storage_full"
 
 
 class OverloadedError(PolydeskError):

@@ -31,7 +31,8 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.connection import AbstractConnection, UnixDomainSocketConnection
 from redis.retry import Retry
 
-from polydesk.errors import StoreError
+from polydesk.diskspace import is_disk_full
+from polydesk.errors import StorageFullError, StoreError
 from polydesk.redis_server import EmbeddedServer
 from polydesk.settings import Settings
 
@@ -223,4 +224,7 @@ def redis_errors(action: str) -> Iterator[None]:
     except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
         raise StoreError(f"could not {action}: Redis is unreachable ({exc})") from exc
     except redis.exceptions.RedisError as exc:
+        if is_disk_full(exc):  # MISCONF: Redis refuses writes since it could not save its data
+            raise StorageFullError(f"could not {action}: Redis cannot save its data (is its disk full?): {exc}"
+                                   ) from exc
         raise StoreError(f"could not {action}: {exc}") from exc

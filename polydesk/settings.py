@@ -29,6 +29,12 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     data_dir: Path = Field(default=Path(".polydesk"), description="where the embedded stores keep their files")
+    storage_reserve_mb: float = Field(
+        default=256.0, ge=0,
+        description="space the embedded knowledge index keeps free on its disk: a write that would start below it "
+                    "is refused with storage_full (the engine's memory-mapped files would crash the process on a "
+                    "full disk; polydesk/diskspace.py); 0 turns the check off",
+    )
 
     # Personas and market rules: the built-ins, plus a brand's own folder (personas/, markets/, routing.yaml).
     personas_dir: Path | None = Field(
@@ -67,7 +73,20 @@ class Settings(BaseSettings):
     max_upload_files: int = Field(default=20, ge=1, le=1000, description="files per knowledge upload")
     max_upload_total_mb: float = Field(default=200.0, gt=0, description="all files of one knowledge upload")
     job_retention_hours: float = Field(default=168.0, gt=0, description="how long a finished ingestion job is kept")
+    job_lease_s: float = Field(default=30.0, ge=1, le=3600,
+                               description="a running ingestion job's lease, renewed while its worker lives: a "
+                                           "job whose worker died (a killed process) runs again within about "
+                                           "twice this once a replica is up")
     redact_documents: bool = Field(default=False, description="redact PII in documents too (conversations always)")
+    # Website sources (ingestion/web.py): what one sync of a site may fetch, and how politely.
+    web_max_pages: int = Field(default=1000, ge=1, le=100_000, description="pages one sync of a website fetches")
+    web_rate_per_second: float = Field(default=2.0, gt=0, le=10_000,
+                                       description="requests per second to one host (a robots.txt Crawl-delay "
+                                                   "slows it further)")
+    web_timeout_s: float = Field(default=15.0, gt=0, le=600, description="each page fetch, body included")
+    web_max_page_mb: float = Field(default=5.0, gt=0, le=200, description="a page or sitemap larger is skipped")
+    web_user_agent: str = Field(default="polydesk-sync/1.0", min_length=1, max_length=200,
+                                description="the User-Agent of website syncs, matched against robots.txt")
     redact_patterns: dict[str, str] = Field(
         default_factory=dict, description='extra redaction patterns, label -> regex, e.g. {"ORDER": "TW-\\\\d{6}"}'
     )
@@ -119,6 +138,8 @@ class Settings(BaseSettings):
         default=None, description="HMAC-SHA256 key for the X-Polydesk-Signature header; none means no signature"
     )
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    webhook_backoff_base_s: float = Field(default=2.0, gt=0, le=600, description="first retry delay; doubles")
+    webhook_backoff_max_s: float = Field(default=600.0, gt=0, le=86_400, description="longest retry delay")
     webhook_max_attempts: int = Field(default=10, ge=1, le=100, description="attempts before an event is dead")
     webhook_retention_hours: float = Field(
         default=24.0, gt=0, description="an event not delivered within this is dead-lettered"

@@ -45,6 +45,7 @@ from knowledge.schema import (
     normalize_language,
     normalize_market,
 )
+from polydesk.diskspace import disk_writes
 from polydesk.errors import (
     FileTooLargeError,
     InputError,
@@ -219,7 +220,7 @@ _UPLOAD_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
 
 
 @router.post("", status_code=202, response_model=JobPublic, summary="Upload knowledge (files or a JSON batch)",
-             responses=error_responses(400, 401, 403, 413, 415, 422, 429, 503), openapi_extra=_UPLOAD_BODY)
+             responses=error_responses(400, 401, 403, 413, 415, 422, 429, 503, 507), openapi_extra=_UPLOAD_BODY)
 async def upload(request: Request, caller: ContentCaller, services: ServicesDep) -> JobPublic | JSONResponse:
     """Spool the files, queue an ingestion job and answer at once (202); follow it at ``links.self``.
 
@@ -234,7 +235,7 @@ async def upload(request: Request, caller: ContentCaller, services: ServicesDep)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     limits = UploadLimits.from_settings(services.settings)
     refused: list[JobFile] = []
-    with queue.spool() as spool:
+    with disk_writes(queue.upload_dir, "the upload"), queue.spool() as spool:  # a full disk: 507 storage_full
         if media == "multipart/form-data":
             received = await receive_multipart(request, spool.path, limits)
             options = _form_options(caller.tenant, received.fields)
