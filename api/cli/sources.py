@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from ingestion.pipeline import Progress as SyncProgress
     from ingestion.web import SyncReport, WebSync
     from ingestion.web_store import SourceStore, WebSource
-    from knowledge.index import KnowledgeIndex
     from polydesk.settings import Settings
 
 sources_app = typer.Typer(help="Website sources: sync a help center or docs site into the knowledge index.",
@@ -60,9 +59,8 @@ def add(
                              exclude=exclude, hosts=host, every=every)
         store = SourceStore(client)
         store.add(source)
-        with open_index(settings) as index:
-            report = _run(_syncer(index, settings, store), store, source, quiet=as_json)
-    _print([(source, report)], as_json)
+        done = _sync_all(settings, store, [source], quiet=as_json)
+    _print(done, as_json)
 
 
 @sources_app.command("sync")
@@ -76,12 +74,7 @@ def sync(
     settings = load_settings()
     with errors(as_json), open_redis(settings) as client:
         store = SourceStore(client)
-        sources = [s for t in _tenants(store, tenant) for s in store.of_tenant(t)]
-        done: list[tuple[WebSource, SyncReport]] = []
-        with open_index(settings) as index:
-            syncer = _syncer(index, settings, store)
-            for source in sources:
-                done.append((source, _run(syncer, store, source, quiet=as_json)))
+        done = _sync_all(settings, store, _sources(store, tenant), quiet=as_json)
     _print(done, as_json)
 
 
@@ -95,8 +88,7 @@ def list_sources(
 
     settings = load_settings()
     with errors(as_json), open_redis(settings) as client:
-        store = SourceStore(client)
-        sources = [s for t in _tenants(store, tenant) for s in store.of_tenant(t)]
+        sources = _sources(SourceStore(client), tenant)
     if as_json:
         print(json.dumps([s.model_dump(mode="json") for s in sources], ensure_ascii=False))
         return
@@ -141,18 +133,23 @@ def _every(seconds: int | None) -> str:
     return f"{seconds // 60}m"
 
 
-def _tenants(store: SourceStore, tenant: str | None) -> list[str]:
+def _sources(store: SourceStore, tenant: str | None) -> list[WebSource]:
+    """A tenant's sources, or every tenant's."""
     if tenant is not None:
-        return [tenant]
+        return store.of_tenant(tenant)
     prefix = store.sources_key("")
-    found = {k.decode()[len(prefix):] for k in store.client.scan_iter(match=prefix + "*")}
-    return sorted(found)
+    tenants = sorted({k.decode()[len(prefix):] for k in store.client.scan_iter(match=prefix + "*")})
+    return [source for name in tenants for source in store.of_tenant(name)]
 
 
-def _syncer(index: KnowledgeIndex, settings: Settings, store: SourceStore) -> WebSync:
+def _sync_all(settings: Settings, store: SourceStore, sources: list[WebSource], *, quiet: bool
+              ) -> list[tuple[WebSource, SyncReport]]:
+    """One sync of each source, on the index opened once."""
     from ingestion.web import WebSync
 
-    return WebSync(index=index, settings=settings, store=store)
+    with open_index(settings) as index:
+        syncer = WebSync(index=index, settings=settings, store=store)
+        return [(source, _run(syncer, store, source, quiet=quiet)) for source in sources]
 
 
 def _run(syncer: WebSync, store: SourceStore, source: WebSource, *, quiet: bool) -> SyncReport:
