@@ -29,6 +29,7 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -145,18 +146,21 @@ def _phone_key(raw: str, region: str | None) -> str | None:
 def prompt_echo(text: str, protected: Iterable[str], *, allowed: Iterable[str] = ()) -> int:
     """The length, in words (an unspaced character counts a third of one), of the first span of ``text`` at
     least ``ECHO_WORDS`` words long that also occurs in a ``protected`` text; 0 when there is none."""
-    windows: set[tuple[str, ...]] = set()
-    for source in protected:
-        for piece in _tokens(source):
-            windows.update(window for _, window in _windows(piece))
-    if not windows:
+    sources = [windows for windows in map(_windows_of, protected) if windows]
+    if not sources:
         return 0
     pieces = _tokens(_without(_normal(text), [_normal(a) for a in allowed if a.strip()]))
     for piece in pieces:
         for start, window in _windows(piece):
-            if window in windows:
-                return _echo_length(piece, start, windows)
+            if any(window in windows for windows in sources):
+                return _echo_length(piece, start, frozenset().union(*sources))
     return 0
+
+
+@functools.lru_cache(maxsize=256)
+def _windows_of(source: str) -> frozenset[tuple[str, ...]]:
+    """Every window of a protected text: the same prompts and persona instructions come with every reply."""
+    return frozenset(window for piece in _tokens(source) for _, window in _windows(piece))
 
 
 def _normal(text: str) -> str:
@@ -205,7 +209,7 @@ def _windows(tokens: Sequence[tuple[str, int]]) -> Iterable[tuple[int, tuple[str
         weight -= tokens[start][1]
 
 
-def _echo_length(tokens: Sequence[tuple[str, int]], first: int, windows: set[tuple[str, ...]]) -> int:
+def _echo_length(tokens: Sequence[tuple[str, int]], first: int, windows: frozenset[tuple[str, ...]]) -> int:
     """How far the echo that starts at ``first`` runs on, in words."""
     hits = {start for start, window in _windows(tokens) if window in windows}
     last = first

@@ -6,7 +6,8 @@ waits for all of them. ``Admission`` lets ``slots`` answers work at once (the re
 which costs nothing) and gives each waiting request at most ``queue_budget_s``: a request that has not started
 by then gets ``503 overloaded`` with ``Retry-After`` (or, with ``POLYDESK_DEGRADED_REPLY``, the safe reply and
 the message kept for a person), so a surge past capacity is refused fast and cleanly instead of queueing for
-seconds.
+seconds. An answer that waits on a hosted LLM gives its slot back for the wait (``polydesk.waiting``): the
+slots bound the CPU work, not the calls in flight.
 
 Example (in an ``async`` route)::
 
@@ -22,9 +23,11 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 import anyio
+import anyio.from_thread
 import anyio.to_thread
 
 from polydesk.errors import OverloadedError
+from polydesk.waiting import current_slot
 
 T = TypeVar("T")
 _arrived: ContextVar[float | None] = ContextVar("polydesk_request_arrived", default=None)
@@ -36,35 +39,95 @@ def mark_arrival() -> None:
 
 
 class Admission:
-    """``slots`` answers at work at once; a request waits at most ``queue_budget_s`` for one."""
+    """``slots`` answers at work at once; a request waits at most ``queue_budget_s`` for one. An answer waiting on
+    a remote call (``polydesk.waiting.remote_wait``: a hosted LLM) gives its slot back for the wait; up to
+    ``waiting`` such answers per process.
 
-    def __init__(self, *, slots: int, queue_budget_s: float) -> None:
+    A request that could not start within its budget anyway is refused on arrival rather than when the budget
+    runs out: its expected wait is its place in the queue times how long a place has taken to clear lately
+    (``place_s``, measured on the requests that waited: their wait over their place). Refusing early keeps a
+    surge cheap: a refused request costs the server almost nothing and its caller learns at once to come back
+    after ``Retry-After``.
+    """
+
+    def __init__(self, *, slots: int, queue_budget_s: float, waiting: int = 64) -> None:
         self.slots = slots
         self.queue_budget_s = queue_budget_s
         self._admitted = anyio.CapacityLimiter(slots)
-        self._threads = anyio.CapacityLimiter(slots)  # the worker threads of admitted work (never waited on)
+        # The worker threads of admitted work: those at work and those waiting on a remote call.
+        self._threads = anyio.CapacityLimiter(slots + waiting)
+        self._queued = 0  # requests waiting for a slot now
+        self.place_s = 0.0  # how long one place in the queue takes to clear: a moving average (0: not measured)
 
     @property
     def busy(self) -> int:
         return int(self._admitted.borrowed_tokens)
 
+    def refuse_if_hopeless(self) -> None:
+        """``OverloadedError`` now if a request arriving now could not start within its budget: called before
+        the request's key is rate-limited and its body validated, so a refusal in a surge costs almost nothing."""
+        arrived = _arrived.get() or time.monotonic()
+        if self._admitted.available_tokens < 1 and self._hopeless(arrived):
+            raise self._overloaded(arrived)
+
     async def run(self, work: Callable[[], T]) -> T:
         """``work()`` in a worker thread once a slot is free; ``OverloadedError`` when none frees within the
-        budget."""
-        arrived = _arrived.get()
-        left = self.queue_budget_s - (time.monotonic() - arrived if arrived is not None else 0.0)
-        admitted = False
+        budget, or at once when the requests ahead of it would take longer than the budget."""
+        arrived = _arrived.get() or time.monotonic()
+        slot = _Slot(self._admitted)
         try:
-            self._admitted.acquire_nowait()  # a free slot is taken even when the budget is spent
-            admitted = True
+            self._admitted.acquire_on_behalf_of_nowait(slot)  # a free slot is taken even when the budget is spent
+            slot.held = True
         except anyio.WouldBlock:
-            with anyio.move_on_after(max(0.0, left)):
-                await self._admitted.acquire()
-                admitted = True
-        if not admitted:  # counted by the caller (polydesk_overloaded_requests)
-            raise OverloadedError("the service is answering as many messages as it can; retry shortly",
-                                  retry_after_s=max(1, math.ceil(self.queue_budget_s)))
+            if not self._hopeless(arrived):
+                await self._wait(slot, arrived)
+        if not slot.held:  # counted by the caller (polydesk_overloaded_requests)
+            raise self._overloaded(arrived)
+        bound = current_slot.set(slot)  # the worker thread runs in a copy of this context
         try:
             return await anyio.to_thread.run_sync(work, limiter=self._threads)
         finally:
-            self._admitted.release()
+            current_slot.reset(bound)
+            if slot.held:
+                self._admitted.release_on_behalf_of(slot)
+
+    async def _wait(self, slot: _Slot, arrived: float) -> None:
+        """Wait for a slot until the budget runs out; learn from the wait how long a place takes to clear."""
+        self._queued += 1
+        place, began = self._queued, time.monotonic()
+        try:
+            with anyio.move_on_after(max(0.0, self.queue_budget_s - (began - arrived))):
+                await self._admitted.acquire_on_behalf_of(slot)
+                slot.held = True
+        finally:
+            self._queued -= 1
+            # Waited in vain: at least that long per place (a lower bound, still a better guess than before).
+            sample = (time.monotonic() - began) / place
+            self.place_s += (sample - self.place_s) * (0.2 if self.place_s else 1.0)
+
+    def _hopeless(self, arrived: float) -> bool:
+        """Whether the places ahead, at the measured time per place, outlast the budget this request has left."""
+        left = self.queue_budget_s - (time.monotonic() - arrived)
+        return left <= 0 or (self._queued + 1) * self.place_s >= left
+
+    def _overloaded(self, arrived: float) -> OverloadedError:
+        return OverloadedError("the service is answering as many messages as it can; retry shortly",
+                               retry_after_s=max(1, math.ceil(self.queue_budget_s)),
+                               queued_ms=(time.monotonic() - arrived) * 1000)
+
+
+class _Slot:
+    """One admitted answer's slot, given back and taken again from its worker thread (``remote_wait``)."""
+
+    def __init__(self, limiter: anyio.CapacityLimiter) -> None:
+        self._limiter = limiter
+        self.held = False
+
+    def release(self) -> None:
+        anyio.from_thread.run_sync(self._limiter.release_on_behalf_of, self)
+        self.held = False
+
+    def reacquire(self) -> None:
+        # No queue budget here: the answer is under way, and finishing it is worth the wait.
+        anyio.from_thread.run(self._limiter.acquire_on_behalf_of, self)
+        self.held = True

@@ -14,17 +14,34 @@ import logging
 from itertools import pairwise
 
 import anyio.to_thread
-from fastapi import Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel
 
 from agent.inbox import answer_or_keep, keep_for_later
 from agent.schema import AnswerRequest, CustomerMessage, Reply
 from api.auth import Caller
-from api.deps import Services
+from api.deps import Services, get_services
 from polydesk.errors import OverloadedError
 from polydesk.sentences import sentence_spans
 
 log = logging.getLogger("polydesk.api")
+
+
+async def at_the_door(request: Request) -> None:
+    """A dependency of the answer routes, run before the key's rate limit and the body's validation: a request
+    that could not start within its queue budget is refused at once, so a surge costs the server little. Not
+    with the degraded reply, which keeps each message for a person and so needs it whole."""
+    services = get_services(request)
+    if services.settings.degraded_reply:
+        return
+    try:
+        services.admission.refuse_if_hopeless()
+    except OverloadedError:
+        services.metrics.overloaded.inc()
+        raise
+
+
+ADMISSION = [Depends(at_the_door)]  # ``dependencies=`` of an answer route: resolved before its parameters
 
 
 async def answer(services: Services, caller: Caller, message: CustomerMessage, *,

@@ -20,19 +20,18 @@ and the slowest request are reported, not judged: the machine is shared.
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.answer_latency import QUESTIONS
+from bench.fake_llm import FakeLLM
 from bench.fault_kit import CONNECTOR_KEY, FaultResult, RedisProcess, ServeProcess, free_port, seeded_data_dir
 
 
@@ -91,46 +90,6 @@ class DelayProxy:
                 sink.close()
 
         await asyncio.gather(pump(reader, up_writer, False), pump(up_reader, writer, True))
-
-
-class FakeLLM:
-    """A loopback server of ``POST /v1/chat/completions``: hangs (never answers) while ``hang`` is set, else
-    answers with a short grounded reply citing source [1]."""
-
-    def __init__(self) -> None:
-        self.hang = threading.Event()
-        self.calls = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                outer.calls += 1
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                while outer.hang.is_set():  # hold the connection, say nothing
-                    time.sleep(0.1)
-                body = json.dumps({
-                    "id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()), "model": "x",
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": "Please see our policy [1]."}}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 8, "total_tokens": 18}}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.hang.clear()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 Judge = Callable[[int, dict[str, Any] | None], str]  # (status, body) -> "normal" | "degraded" | "other"
@@ -270,9 +229,7 @@ def hanging_llm(*, full: bool = False, workdir: Path | None = None) -> FaultResu
         with tempfile.TemporaryDirectory(prefix="polydesk-fault-llm-") as tmp:
             root = workdir or Path(tmp)
             data_dir = seeded_data_dir(root / "data")
-            serve = ServeProcess(data_dir, env={"POLYDESK_LLM_MODEL": "openai/x", "POLYDESK_LLM_API_KEY": "sk-fake",
-                                                "POLYDESK_LLM_BASE_URL": f"http://127.0.0.1:{fake.port}/v1",
-                                                "POLYDESK_LLM_TIMEOUT_S": str(llm_timeout_s)})
+            serve = ServeProcess(data_dir, env={**fake.env(), "POLYDESK_LLM_TIMEOUT_S": str(llm_timeout_s)})
             try:
                 serve.start()
                 # queue budget + the LLM's deadline + the rest of the pipeline

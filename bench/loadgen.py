@@ -32,6 +32,7 @@ class LoadStats:
     seconds: float = 0.0
     ok_ms: list[float] = field(default_factory=list)
     refused_ms: list[float] = field(default_factory=list)  # 503 with Retry-After
+    refused_queue_ms: list[float] = field(default_factory=list)  # their wait as the server saw it (Server-Timing)
     statuses: Counter[str] = field(default_factory=Counter)
     bodies: list[bytes] = field(default_factory=list)  # a sample of answered bodies (``keep_bodies``)
 
@@ -87,6 +88,9 @@ async def run_clients(host: str, port: int, requests: list[bytes], *, clients: i
                         stats.bodies.append(body)
                 elif status == 503 and retry_after is not None:
                     stats.refused_ms.append(elapsed)
+                    timing = headers.get(b"server-timing", b"")
+                    if timing.startswith(b"queue;dur="):
+                        stats.refused_queue_ms.append(float(timing[len(b"queue;dur="):]))
                 stats.statuses[str(status)] += 1
                 if headers.get(b"connection", b"").lower() == b"close":
                     writer.close()

@@ -12,10 +12,13 @@ process tree (the embedded redis-server included).
 Also measured, on polydesk alone:
 - ``--overload 256``: past capacity, every request gets a reply or ``503 overloaded`` with ``Retry-After``
   within the queue budget (``POLYDESK_ANSWER_QUEUE_MS``); the slowest refusal and any other status are reported;
-- ``--ingest-files 500``: answer p95 at 16 clients while a 500-file upload is ingested, against idle.
+- ``--ingest-files 500``: answer p95 at 16 clients while a 500-file upload is ingested, against idle;
+- ``--llm-clients 16``: polydesk's own time around an instant LLM at 16 clients: ``polydesk serve`` with
+  ``POLYDESK_LLM_MODEL`` pointed at ``bench.fake_llm`` (a loopback provider that answers at once, in the asked
+  language), each LLM-written reply's ``timings_ms`` total minus its ``llm`` share.
 
     .venv/bin/python -m bench.throughput [--runs 3] [--seconds 15] [--levels 1 16 64] [--overload 256]
-                                         [--ingest-files 500] [--no-peer]
+                                         [--ingest-files 500] [--llm-clients 16] [--no-peer]
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import psutil
 import polydesk  # noqa: F401  (offline switches first)
 from bench.answer_latency import ingest_demo
 from bench.api_load import KEY, start_server, wait_ready
+from bench.fake_llm import FakeLLM
 from bench.loadgen import LoadStats, post, run_clients
 from bench.report import machine, write_result
 from knowledge.index import KnowledgeIndex
@@ -78,10 +82,12 @@ def export_documents(settings: Settings, target: Path) -> int:
         index.close()
 
 
-def start_polydesk(data_dir: Path, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+def start_polydesk(data_dir: Path, port: int, workers: int = 1,
+                   extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     keys = [{"key": KEY, "tenant": "tidewell", "role": "connector"},
             {"key": CONTENT_KEY, "tenant": "tidewell", "role": "content"}]
-    return start_server(data_dir, port, workers, keys=keys, extra={"POLYDESK_MAX_UPLOAD_FILES": "1000"})
+    return start_server(data_dir, port, workers, keys=keys,
+                        extra={"POLYDESK_MAX_UPLOAD_FILES": "1000", **(extra or {})})
 
 
 def start_peer(documents: Path, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -115,6 +121,7 @@ def summary(stats: LoadStats, *, cpu: float) -> dict[str, Any]:
             "p95_ms": round(stats.percentile(0.95), 1), "p99_ms": round(stats.percentile(0.99), 1),
             "refused": len(stats.refused_ms),
             "slowest_refusal_ms": round(max(stats.refused_ms), 1) if stats.refused_ms else None,
+            "longest_queue_ms": round(max(stats.refused_queue_ms), 1) if stats.refused_queue_ms else None,
             "other_statuses": {k: v for k, v in stats.statuses.items() if k not in ("200", "503")},
             "server_core_ms_per_answer": round(cpu * 1000 / answered, 2) if answered else None,
             "server_cores": round(cpu / stats.seconds, 2) if stats.seconds else None}
@@ -140,6 +147,34 @@ def ingest_while_serving(port: int, pid: int, requests: list[bytes], files: int,
             "p95_ratio": round(busy["p95_ms"] / idle["p95_ms"], 2)}
 
 
+def llm_overhead(data_dir: Path, port: int, requests: list[bytes], *, workers: int, clients: int,
+                 seconds: float, runs: int) -> dict[str, Any]:
+    """polydesk's own time per answer around an instant LLM, ``clients`` at once: each LLM-written reply's
+    ``timings_ms`` total minus its ``llm`` share (the litellm call), medians over ``runs``."""
+    fake = FakeLLM()
+    process = start_polydesk(data_dir, port, workers, extra=fake.env())
+    try:
+        wait_ready(f"http://{HOST}:{port}", process, timeout_s=600)
+        load(port, process.pid, requests, 8, 5.0)  # warm-up
+        measured = []
+        for _ in range(runs):
+            before = cpu_seconds(process.pid)
+            stats = asyncio.run(run_clients(HOST, port, requests, clients=clients, seconds=seconds,
+                                            keep_bodies=1_000_000))
+            cpu = cpu_seconds(process.pid) - before
+            timings = [json.loads(body)["timings_ms"] for body in stats.bodies]
+            overhead = [t["total"] - t["llm"] for t in timings if "llm" in t]
+            measured.append({**summary(stats, cpu=cpu), "llm_written": len(overhead),
+                             "overhead_p50_ms": round(statistics.median(overhead), 1) if overhead else None,
+                             "overhead_p95_ms": round(LoadStats(ok_ms=overhead).percentile(0.95), 1)
+                             if overhead else None})
+        return {"clients": clients, "llm_calls": fake.calls, **_median(measured)}
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        fake.stop()
+
+
 def _faq_page(number: int) -> str:
     return (f"# Care guide {number}\n\nHow do I clean bottle model TW-{number:04d}? Rinse it with warm water and a "
             f"drop of mild soap after each use; never put the lid in the dishwasher.\n\nCan model TW-{number:04d} "
@@ -153,6 +188,7 @@ def main() -> None:
     parser.add_argument("--levels", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--overload", type=int, default=256, help="clients past capacity (0: skip)")
     parser.add_argument("--ingest-files", type=int, default=500, help="files uploaded while serving (0: skip)")
+    parser.add_argument("--llm-clients", type=int, default=16, help="clients of the instant-LLM run (0: skip)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
                         help="polydesk serve --workers N, each measured (the overload and ingestion runs: the last)")
     parser.add_argument("--no-peer", action="store_true", help="polydesk only")
@@ -173,11 +209,11 @@ def main() -> None:
         documents = Path(tmp) / "documents.jsonl"
         result["documents"] = export_documents(settings, documents)
         try:
-            folders = [data_dir, *(Path(tmp) / f"polydesk-{i}" for i in range(1, len(args.workers)))]
+            folders = [data_dir, *(Path(tmp) / f"polydesk-{i}" for i in range(1, len(args.workers) + 1))]
             for folder in folders[1:]:  # one serve per embedded folder: the others get copies, made before any opens
                 shutil.copytree(data_dir, folder)
             port = args.port
-            for workers, folder in zip(args.workers, folders, strict=True):
+            for workers, folder in zip(args.workers, folders, strict=False):
                 services[f"polydesk --workers {workers}"] = (port, ours, start_polydesk(folder, port, workers=workers))
                 port += 1
             if not args.no_peer:
@@ -197,12 +233,22 @@ def main() -> None:
             if args.ingest_files:
                 result["ingest_while_serving"] = ingest_while_serving(port, process.pid, requests,
                                                                       args.ingest_files, args.seconds)
+            if args.llm_clients:  # its own serve, on the last copy, once the others are stopped
+                _stop(services)
+                result["llm_overhead"] = llm_overhead(folders[-1], args.port + 10, ours, workers=args.workers[-1],
+                                                      clients=args.llm_clients, seconds=args.seconds,
+                                                      runs=args.runs)
         finally:
-            for _, _, process in services.values():
-                process.terminate()
-                process.wait(timeout=60)
+            _stop(services)
     _print(result, args)
     print(f"written to {write_result('throughput', result)}")
+
+
+def _stop(services: dict[str, tuple[int, list[bytes], subprocess.Popen[bytes]]]) -> None:
+    for _, _, process in services.values():
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=60)
 
 
 def _median(values: list[dict[str, Any]]) -> dict[str, Any]:
@@ -232,6 +278,8 @@ def _print(result: dict[str, Any], args: argparse.Namespace) -> None:
         print(f"  overload {args.overload} clients: {result['overload']}")
     if "ingest_while_serving" in result:
         print(f"  ingestion while serving: {result['ingest_while_serving']}")
+    if "llm_overhead" in result:
+        print(f"  around an instant LLM: {result['llm_overhead']}")
 
 
 if __name__ == "__main__":

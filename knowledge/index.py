@@ -42,11 +42,17 @@ from knowledge.schema import (
     normalize_market,
 )
 from knowledge.sparse import SparseEncoder
-from knowledge.store import KnowledgeStore
+from knowledge.store import KnowledgeStore, prefetch_limit
 from polydesk.errors import InputError
 from polydesk.settings import Settings
 
 SearchMode = Literal["hybrid", "dense", "sparse"]
+_SPARE_HITS = 4  # hits asked for beyond the wanted ones, for chunks of other versions
+
+
+def _wide(query: StoreQuery) -> StoreQuery:
+    """``query`` asking for enough hits that chunks of other versions cannot crowd out the live ones."""
+    return replace(query, limit=query.limit * 2 + 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,23 +228,33 @@ class KnowledgeIndex:
         return exact + [h for h in hits if h not in exact] if exact else hits
 
     def _search_live(self, queries: Sequence[StoreQuery], *, attempts: int = 3) -> list[list[ScoredChunk]]:
-        """Hits of live versions only, per query. Over-fetches, since chunks of other versions may take places.
+        """Hits of live versions only, per query.
+
+        Chunks of other versions (a document being replaced) can take places: a search asks for a few more hits
+        than wanted, and again for many more when such chunks did fill its places. Every hit read back costs
+        (most of a search's time is turning payloads into chunks), so the common case reads few. The fusion's
+        candidates stay those of the wide search, so the ranking does not depend on which was run.
 
         A version switch between the search and the catalogue read makes the hits of the old version stale
         while the new version's chunks were not searched: then the searches run again (rare, bounded).
         """
         if not queries:
             return []
-        over_fetch = [replace(query, limit=query.limit * 2 + 4) for query in queries]
+        asked = [replace(q, limit=q.limit + _SPARE_HITS, candidates=q.candidates or prefetch_limit(_wide(q)))
+                 for q in queries]
         tenant = queries[0].filter.tenant
         found: list[list[ScoredChunk]] = []
         for _ in range(attempts):
-            raws = self.store.search_batch(over_fetch)
+            raws = self.store.search_batch(asked)
             live = self.store.get_documents(tenant, sorted({hit.chunk.document_id for raw in raws for hit in raw}))
             found = [[h for h in raw if (rec := live.get(h.chunk.document_id)) and rec.version == h.chunk.version]
                      for raw in raws]
             stale = any((rec := live.get(h.chunk.document_id)) and rec.version > h.chunk.version
                         for raw in raws for h in raw)
-            if not stale:
+            crowded = [len(hits) < q.limit and len(raw) == a.limit
+                       for hits, raw, q, a in zip(found, raws, queries, asked, strict=True)]
+            if not stale and not any(crowded):
                 break
+            asked = [replace(a, limit=max(a.limit, _wide(q).limit)) if short else a
+                     for q, a, short in zip(queries, asked, crowded, strict=True)]
         return [hits[: query.limit] for hits, query in zip(found, queries, strict=True)]

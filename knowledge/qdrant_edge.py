@@ -210,7 +210,7 @@ class EdgeStore:
             qe.SparseVector(list(query.sparse.indices), [float(v) for v in query.sparse.values]), using=SPARSE)
         with_vector: list[str] | bool = [DENSE] if query.with_similarity else False
         if dense is not None and sparse is not None:
-            candidates = prefetch_limit(query.limit)
+            candidates = prefetch_limit(query)
             # The stub types Fusion.Rrf as a nested class rather than a Fusion; the engine accepts it.
             fusion = cast(qe.Fusion, qe.Fusion.Rrf(k=query.rrf_k))
             return qe.QueryRequest(

@@ -193,7 +193,7 @@ class ServerStore:
         dense = None if query.dense is None else [float(value) for value in query.dense]
         sparse = None if query.sparse is None else _sparse(query.sparse)
         if dense is not None and sparse is not None:
-            candidates = prefetch_limit(query.limit)
+            candidates = prefetch_limit(query)
             return {
                 "query": models.RrfQuery(rrf=models.Rrf(k=query.rrf_k)),
                 "query_filter": flt,

@@ -271,12 +271,15 @@ class StoreQuery:
     sparse: SparseVector | None = None
     rrf_k: int = 10
     with_similarity: bool = False  # also the cosine of each hit's dense vector and ``dense`` (hybrid hits too)
+    candidates: int | None = None  # each side of a hybrid search hands this many to the fusion (default: limit-based)
 
     def __post_init__(self) -> None:
         if self.dense is None and self.sparse is None:
             raise ValueError("a query needs a dense vector, a sparse vector or both")
         if self.limit < 1:
             raise ValueError("limit must be at least 1")
+        if self.candidates is not None and self.candidates < 1:
+            raise ValueError("candidates must be at least 1")
         if self.with_similarity and self.dense is None:
             raise ValueError("similarity needs a dense vector")
 
@@ -286,6 +289,11 @@ class ScoredChunk:
     chunk: Chunk
     score: float
     similarity: float | None = None  # cosine with the query's dense vector, when asked for
+
+    def __reduce__(self) -> tuple[type[ScoredChunk], tuple[Chunk, float, float | None]]:
+        # Hits cross processes (``knowledge.store_host``) dozens per answer: positionally, not by a frozen
+        # dataclass's field-by-field state.
+        return ScoredChunk, (self.chunk, self.score, self.similarity)
 
 
 @dataclass(slots=True)

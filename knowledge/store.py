@@ -139,9 +139,9 @@ def hits_of(points: Sequence[Any], query: StoreQuery) -> list[ScoredChunk]:
             for point, cosine in zip(points, cosines, strict=True)]
 
 
-def prefetch_limit(limit: int) -> int:
+def prefetch_limit(query: StoreQuery) -> int:
     """How many candidates each side of a hybrid search hands to the fusion."""
-    return max(limit * 4, 20)
+    return query.candidates or max(query.limit * 4, 20)
 
 
 def chunk_filter_terms(flt: ChunkFilter) -> list[Condition]:

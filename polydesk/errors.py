@@ -155,9 +155,10 @@ class StorageFullError(StoreError):
 class OverloadedError(PolydeskError):
     code = "overloaded"
 
-    def __init__(self, message: str, *, retry_after_s: int) -> None:
+    def __init__(self, message: str, *, retry_after_s: int, queued_ms: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.queued_ms = queued_ms  # how long the request waited for its turn (the ``Server-Timing`` header)
 
 
 class OutboundError(PolydeskError):

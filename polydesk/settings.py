@@ -163,7 +163,8 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: float = Field(default=24.0, gt=0, description="how long a replayable reply is kept")
     answer_concurrency: int = Field(
         default=4, ge=1, le=256,
-        description="answers worked on at once by one `polydesk serve` process; more requests wait (api/admission.py)",
+        description="answers computed at once by one `polydesk serve` process; more requests wait (api/admission.py); "
+                    "an answer waiting on a hosted LLM or a brand's API gives its slot back meanwhile",
     )
     answer_queue_ms: int = Field(
         default=500, ge=1, le=60_000,

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+import ahocorasick
 
 # Scripts written without spaces between words: terms match as substrings.
 UNSPACED = re.compile(r"[\u0E00-\u0EFF\u1000-\u109F\u1780-\u17FF\u3040-\u30FF\u3400-\u4DBF\u4E00-\u9FFF\uF900-\uFAFF]")
@@ -48,9 +51,24 @@ class _Term:
 
 @dataclass(frozen=True, slots=True)
 class TermSet:
-    """Compiled terms, longest first (so "亲爱的" is reported rather than "亲" at the same place)."""
+    """Compiled terms, longest first (so "亲爱的" is reported rather than "亲" at the same place).
+
+    A message is scanned once for every term's key (an Aho-Corasick automaton: hundreds of terms in all the
+    languages of a market, tested on every message); only the terms whose key occurs run their pattern.
+    """
 
     terms: tuple[_Term, ...] = ()
+    _keys: Any = field(default=None, init=False, repr=False, compare=False)  # key -> the indices of its terms
+
+    def __post_init__(self) -> None:
+        by_key: dict[str, list[int]] = {}
+        for number, term in enumerate(self.terms):
+            by_key.setdefault(term.key, []).append(number)
+        automaton = ahocorasick.Automaton()
+        for key, numbers in by_key.items():
+            automaton.add_word(key, tuple(numbers))
+        automaton.make_automaton()
+        object.__setattr__(self, "_keys", automaton)
 
     @classmethod
     def compile(cls, terms: Iterable[tuple[str, str]], *, plural: bool = False) -> TermSet:
@@ -75,9 +93,9 @@ class TermSet:
         """Every (label, span) found in ``text``, term by term."""
         if not self.terms:
             return []
-        folded = fold(text)
-        return [(term.label, match.span()) for term in self.terms if term.key in folded
-                for match in term.pattern.finditer(text)]  # fmt: skip
+        numbers = sorted({number for _, found in self._keys.iter(fold(text)) for number in found})
+        return [(self.terms[number].label, match.span()) for number in numbers
+                for match in self.terms[number].pattern.finditer(text)]
 
 
 def fold(text: str) -> str:

@@ -52,6 +52,7 @@ import hmac
 import re
 import secrets
 import time
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import polydesk  # noqa: F401  (offline switches before litellm reads its environment at import)
@@ -62,6 +63,7 @@ from personas import Market, Persona
 from personas.fields import language_candidates
 from polydesk.errors import ConfigError
 from polydesk.sentences import trim_to_last_sentence
+from polydesk.waiting import remote_wait
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -339,6 +341,9 @@ class LLMGenerator:
             "num_retries": 0,
             **self.completion_kwargs,
         }
-        response = self._litellm.completion(**arguments)
+        # A hosted model: this thread only waits, its CPU slot goes to another answer meanwhile. The local model
+        # computes in this very process, so it keeps the slot.
+        with nullcontext() if self.model.startswith(LOCAL_PREFIX) else remote_wait():
+            response = self._litellm.completion(**arguments)
         choice = response.choices[0]
         return choice.message.content or "", choice.finish_reason

@@ -54,6 +54,7 @@ from agent.tools.spec import ToolSpec, pick
 from polydesk.errors import PolydeskError
 from polydesk.safehttp import Fetched, OutboundPolicy, fetch, open_client
 from polydesk.settings import Settings
+from polydesk.waiting import remote_wait
 
 __all__ = ["CircuitBreaker", "Customer", "ToolClient", "ToolResult", "ToolStatus"]
 
@@ -159,8 +160,9 @@ class ToolClient:
             return self._done(spec, "failed", began, host=host, code="tool_misconfigured")
         policy = self._policy(spec, url)
         try:
-            fetched = fetch(self._client(policy), spec.method, url, policy=policy, headers=headers,
-                            json=request_body(spec, arguments))
+            with remote_wait():  # the brand's API answers in its own time: the CPU slot is free meanwhile
+                fetched = fetch(self._client(policy), spec.method, url, policy=policy, headers=headers,
+                                json=request_body(spec, arguments))
         except PolydeskError as exc:
             if exc.code == "unsafe_url":
                 return self._done(spec, "refused_unsafe", began, host=host, code=exc.code)

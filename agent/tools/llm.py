@@ -36,6 +36,7 @@ from agent.tools import params
 from agent.tools.spec import ToolSpec
 from polydesk.errors import InputError
 from polydesk.settings import Settings
+from polydesk.waiting import remote_wait
 
 __all__ = ["ToolArgumentExtractor", "tool_schema"]
 
@@ -103,10 +104,11 @@ class ToolArgumentExtractor:
                 language: str) -> dict[str, str] | None:
         schema = tool_schema(spec)
         try:
-            response = self._litellm.completion(
-                model=self.model, messages=self._messages(spec, message, history, language), tools=[schema],
-                tool_choice="auto", api_base=self.base_url, api_key=self.api_key, timeout=self.timeout_s,
-                temperature=0.0, num_retries=0, **_NO_MCP, **self.completion_kwargs)
+            with remote_wait():  # a hosted model (never the local one): the CPU slot is free meanwhile
+                response = self._litellm.completion(
+                    model=self.model, messages=self._messages(spec, message, history, language), tools=[schema],
+                    tool_choice="auto", api_base=self.base_url, api_key=self.api_key, timeout=self.timeout_s,
+                    temperature=0.0, num_retries=0, **_NO_MCP, **self.completion_kwargs)
             calls = response.choices[0].message.tool_calls or []
         except Exception as exc:  # a provider failure: the patterns find the arguments instead
             log.warning("tool %s: function calling failed (%s)", spec.name, classify_failure(exc))

@@ -29,7 +29,8 @@ IdempotencyKey = Annotated[str | None, Header(
 _ERRORS = error_responses(400, 401, 403, 404, 409, 422, 429, 503)
 
 
-@router.post("", response_model=Reply, responses=_ERRORS, summary="Answer one customer message")
+@router.post("", response_model=Reply, responses=_ERRORS, summary="Answer one customer message",
+             dependencies=answering.ADMISSION)
 async def answer(message: CustomerMessage, caller: ConnectorCaller, services: ServicesDep,
                  idempotency_key: IdempotencyKey = None) -> Response:
     """The reply to one customer message: text, language, persona, generator, citations, confidence,
@@ -41,6 +42,7 @@ async def answer(message: CustomerMessage, caller: ConnectorCaller, services: Se
 
 
 @router.post("/stream", response_class=StreamingResponse, summary="Answer one customer message as a stream",
+             dependencies=answering.ADMISSION,
              responses={**_ERRORS, 200: answering.sse_response(
                  '`delta` events (data: {"text": ...}), then one `reply` event (data: the Reply object)')})
 async def answer_stream(message: CustomerMessage, caller: ConnectorCaller, services: ServicesDep,

@@ -31,6 +31,7 @@ def _header(name: str) -> Any:
 
 
 @router.post("/completions", response_model=ChatCompletion, summary="OpenAI-compatible chat completion",
+             dependencies=answering.ADMISSION,
              responses={**error_responses(400, 401, 403, 404, 409, 422, 429, 503),
                         200: answering.sse_response("a chat.completion, or with `stream: true` "
                                                     "chat.completion.chunk events, the last with `polydesk`, "

@@ -164,6 +164,7 @@ def get_conversation(conversation_id: ConversationPath, caller: WidgetCaller, se
 
 
 @router.post("/v1/widget/conversations/{conversation_id}/messages", response_class=StreamingResponse,
+             dependencies=answering.ADMISSION,
              summary="Send the customer's message; the reply as a stream",
              responses={**error_responses(401, 403, 404, 409, 422, 429, 503), 200: answering.sse_response(
                  '`delta` events (data: {"text": ...}), then one `reply` event (data: the Reply object), as '

@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from api.admission import Admission
 from polydesk.errors import OverloadedError
+from polydesk.waiting import remote_wait
 from tests.api.conftest import ApiHarness
 
 
@@ -59,6 +60,8 @@ def test_past_the_queue_budget_a_request_gets_503_overloaded_with_retry_after(
         for response in (refused, streamed):
             assert response.status_code == 503 and response.json()["code"] == "overloaded"
             assert int(response.headers["Retry-After"]) >= 1
+            name, _, waited = response.headers["Server-Timing"].partition(";dur=")
+            assert name == "queue" and float(waited) > 0  # the wait the server saw, for the caller's dashboards
         assert "polydesk_overloaded_requests_total 2.0" in client.get("/metrics").text
 
 
@@ -78,33 +81,101 @@ def test_with_the_degraded_reply_an_overloaded_request_is_kept_for_a_person(
         assert kept[0]["request"]["conversation_id"] == reply["conversation_id"]
 
 
+async def _behind_a_long_answer(admission: Admission, long: Callable[[], str],
+                                after: threading.Event) -> tuple[str, OverloadedError | None]:
+    """``long`` takes the only slot, then another request comes (``after`` is set once it is answered or
+    refused): what ``long`` returned, and the other's refusal (None if it was admitted)."""
+    results: list[str] = []
+    refused: OverloadedError | None = None
+
+    async def first() -> None:
+        results.append(await admission.run(long))
+
+    async def second() -> None:
+        nonlocal refused
+        try:
+            await admission.run(lambda: "second")
+        except OverloadedError as exc:
+            refused = exc
+        after.set()
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(first)
+        await anyio.sleep(0.01)
+        group.start_soon(second)
+    return results[0], refused
+
+
 @pytest.mark.unit
 def test_admission_runs_work_in_order_of_slots_and_refuses_past_the_budget() -> None:
     release = threading.Event()
 
     async def scenario() -> tuple[list[str], OverloadedError | None]:
         admission = Admission(slots=1, queue_budget_s=0.05)
-        results: list[str] = []
-        refused: OverloadedError | None = None
-
-        async def long() -> None:
-            results.append(await admission.run(lambda: (release.wait(30), "long")[1]))
-
-        async def late() -> None:
-            nonlocal refused
-            try:
-                await admission.run(lambda: "late")
-            except OverloadedError as exc:
-                refused = exc
-            release.set()
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(long)
-            await anyio.sleep(0.01)
-            group.start_soon(late)
-        results.append(await admission.run(lambda: "after"))
-        return results, refused
+        first, refused = await _behind_a_long_answer(admission, lambda: (release.wait(30), "long")[1], release)
+        return [first, await admission.run(lambda: "after")], refused
 
     results, refused = anyio.run(scenario)
     assert results == ["long", "after"]
     assert refused is not None and refused.code == "overloaded" and refused.retry_after_s >= 1
+
+
+@pytest.mark.unit
+def test_work_waiting_on_a_remote_call_gives_its_slot_back_and_takes_one_again() -> None:
+    """One slot, three answers that each wait on a hosted LLM: all three wait at once (the barrier needs them
+    all), while the CPU work around the waits never runs two at a time."""
+    calls = threading.Barrier(3, timeout=30)
+    lock = threading.Lock()
+    working, most = 0, 0
+
+    def cpu_work() -> None:
+        nonlocal working, most
+        with lock:
+            working += 1
+            most = max(most, working)
+        time.sleep(0.01)
+        with lock:
+            working -= 1
+
+    def answer(name: str) -> str:
+        cpu_work()
+        with remote_wait():
+            calls.wait()  # breaks (and fails the test) unless all three are waiting together
+        cpu_work()
+        return name
+
+    async def scenario() -> list[str]:
+        admission = Admission(slots=1, queue_budget_s=30)
+        done: list[str] = []
+
+        async def one(name: str) -> None:
+            done.append(await admission.run(lambda: answer(name)))
+
+        async with anyio.create_task_group() as group:
+            for name in ("a", "b", "c"):
+                group.start_soon(one, name)
+        assert admission.busy == 0
+        return done
+
+    assert sorted(anyio.run(scenario)) == ["a", "b", "c"]
+    assert most == 1
+    with remote_wait():  # outside admitted work: nothing to give back
+        pass
+
+
+@pytest.mark.unit
+def test_a_request_that_could_not_start_within_its_budget_is_refused_on_arrival() -> None:
+    """A place in the queue has taken 100 s to clear (as measured): a request that finds no free slot cannot
+    start within its 30 s budget, so it is refused at once, not after 30 s (the running answer ends only after
+    the refusal)."""
+    refusal = threading.Event()
+
+    async def scenario() -> tuple[str, OverloadedError | None]:
+        admission = Admission(slots=1, queue_budget_s=30)
+        admission.place_s = 100.0
+        return await _behind_a_long_answer(
+            admission, lambda: "ended after the refusal" if refusal.wait(10) else "waited", refusal)
+
+    outcome, refused = anyio.run(scenario)
+    assert refused is not None and refused.retry_after_s >= 1
+    assert outcome == "ended after the refusal"

@@ -8,7 +8,7 @@ import pytest
 
 from knowledge.embedder import Embedder
 from knowledge.index import KnowledgeIndex
-from knowledge.schema import Chunk, DocumentRecord
+from knowledge.schema import Chunk, ChunkFilter, DocumentRecord, StoreQuery
 from polydesk.errors import InputError
 from polydesk.settings import Settings
 
@@ -104,6 +104,25 @@ def test_only_the_live_version_is_returned(index: KnowledgeIndex) -> None:
     assert [h.chunk.version for h in index.search("returns days", tenant="t", top_k=5)] == [1]
     with pytest.raises(InputError, match="already live"):
         _write(index, ["Returns within 30 days."])
+
+
+def test_chunks_of_a_version_being_written_do_not_crowd_out_the_live_ones(index: KnowledgeIndex) -> None:
+    """A search asks for a few hits more than wanted; when chunks of another version fill those places (a large
+    document being replaced), it asks again for many more, so the live hits still come back."""
+    _write(index, ["Refunds reach your card within 5 days.", "Refund requests need the order number.",
+                   "Refunds of gift cards are paid as store credit."])
+    staged_texts = [f"How long does a refund take? Refund step {n}: refunds take {n} days." for n in range(6)]
+    encoded = index.encode(staged_texts)
+    staged = [Chunk(tenant="t", document_id="d0", version=2, position=n, text=text, language="en", kind="doc",
+                    source="d0") for n, text in enumerate(staged_texts)]
+    index.store.upsert_chunks(staged, encoded.dense.tolist(), encoded.sparse)
+    query = "How long does a refund take?"
+    first_page = index.store.search(StoreQuery(filter=ChunkFilter(tenant="t"), limit=3 + 4,
+                                               dense=index.embed_query(query).tolist()))
+    assert sum(hit.chunk.version == 2 for hit in first_page) >= 5  # the staged chunks do fill the first places
+    hits = index.search(query, tenant="t", top_k=3, mode="dense")
+    assert sorted(hit.chunk.document_id for hit in hits) == ["d0", "d1", "d2"]
+    assert {hit.chunk.version for hit in hits} == {1}
 
 
 def test_an_empty_query_is_refused(index: KnowledgeIndex) -> None:
