@@ -38,6 +38,11 @@ def mark_arrival() -> None:
     _arrived.set(time.monotonic())
 
 
+def _arrival() -> float:
+    """When the current request arrived (``mark_arrival``), or now when nothing marked it."""
+    return _arrived.get() or time.monotonic()
+
+
 class Admission:
     """``slots`` answers at work at once; a request waits at most ``queue_budget_s`` for one. An answer waiting on
     a remote call (``polydesk.waiting.remote_wait``: a hosted LLM) gives its slot back for the wait; up to
@@ -66,14 +71,14 @@ class Admission:
     def refuse_if_hopeless(self) -> None:
         """``OverloadedError`` now if a request arriving now could not start within its budget: called before
         the request's key is rate-limited and its body validated, so a refusal in a surge costs almost nothing."""
-        arrived = _arrived.get() or time.monotonic()
+        arrived = _arrival()
         if self._admitted.available_tokens < 1 and self._hopeless(arrived):
             raise self._overloaded(arrived)
 
     async def run(self, work: Callable[[], T]) -> T:
         """``work()`` in a worker thread once a slot is free; ``OverloadedError`` when none frees within the
         budget, or at once when the requests ahead of it would take longer than the budget."""
-        arrived = _arrived.get() or time.monotonic()
+        arrived = _arrival()
         slot = _Slot(self._admitted)
         try:
             self._admitted.acquire_on_behalf_of_nowait(slot)  # a free slot is taken even when the budget is spent

@@ -18,6 +18,7 @@ from knowledge.embedder import Embedder, create_embedder
 from knowledge.index import KnowledgeIndex
 from polydesk.redisdb import connect_redis
 from polydesk.settings import Settings
+from tests.ingestion.web_site import FakeSite, help_center
 
 
 @pytest.fixture(scope="session")
@@ -85,3 +86,11 @@ def demo(demo_settings: Settings, embedder: Embedder) -> Iterator[tuple[IngestRe
     report = Ingestor(index=index, settings=demo_settings).ingest([DEMO_KNOWLEDGE], SourceOptions(tenant="tidewell"))
     yield report, index
     index.close()
+
+
+@pytest.fixture
+def site() -> Iterator[FakeSite]:
+    """The loopback help-centre website (``tests/ingestion/web_site.py``), served for one test."""
+    served = help_center()
+    yield served
+    served.close()

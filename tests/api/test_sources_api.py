@@ -18,7 +18,7 @@ from knowledge.embedder import Embedder
 from knowledge.index import KnowledgeIndex
 from polydesk.settings import Settings, get_settings
 from tests.api.conftest import KEYS, RuntimeFactory, raw_key
-from tests.ingestion.web_site import FakeSite, help_center, second_version
+from tests.ingestion.web_site import FakeSite, second_version
 
 pytestmark = pytest.mark.integration
 
@@ -41,13 +41,6 @@ def client(embedder: Embedder, open_runtime: RuntimeFactory,
         yield test_client
     runtime.close()
     index.close()
-
-
-@pytest.fixture
-def site() -> Iterator[FakeSite]:
-    served = help_center()
-    yield served
-    served.close()
 
 
 def finished(client: TestClient, job: dict[str, Any], tenant: str = "tidewell") -> dict[str, Any]:

@@ -14,7 +14,7 @@ from knowledge.embedder import Embedder
 from knowledge.index import KnowledgeIndex
 from polydesk.errors import NotFoundError
 from polydesk.settings import Settings
-from tests.ingestion.web_site import FakeSite, help_center
+from tests.ingestion.web_site import FakeSite
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +28,6 @@ def queue(redis_server: redis.Redis, settings: Settings, embedder: Embedder) -> 
     yield jobs
     jobs.stop()
     index.close()
-
-
-@pytest.fixture
-def site() -> Iterator[FakeSite]:
-    served = help_center()
-    yield served
-    served.close()
 
 
 @pytest.mark.slow
