@@ -90,14 +90,21 @@ class _Probes:
                 future = self.running[name] = Future()
                 threading.Thread(target=_settle, args=(future, probe), name=f"polydesk-readyz-{name}",
                                  daemon=True).start()
+        waited = asyncio.wrap_future(future)
+        waited.add_done_callback(_retrieve)  # a probe that fails after its limit is not logged as never retrieved
         try:
-            return _Ok(await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), timeout=limit_s))
+            return _Ok(await asyncio.wait_for(asyncio.shield(waited), timeout=limit_s))
         except TimeoutError:
             return f"timeout: no answer within {limit_s:g} s"
         except PolydeskError as exc:
             return f"{exc.code}: {exc.message}"
         except Exception as exc:  # a dependency can fail in any way; readiness reports it, never raises
             return f"{type(exc).__name__}: {exc}"
+
+
+def _retrieve(waited: asyncio.Future[object]) -> None:
+    if not waited.cancelled():
+        waited.exception()
 
 
 def _settle(future: Future[object], probe: Callable[[], object]) -> None:

@@ -160,8 +160,11 @@ def test_many_clients_and_the_probes_while_redis_hangs(
         api: ApiHarness, redis_process: RedisProcess, tmp_path: Path,
         live_server: Callable[[Any], LiveServer]) -> None:
     """60 clients at once (more than the 40 worker threads) on a real server: every answer comes back (the
-    degraded reply), and /healthz, /metrics and /readyz answer while every answer still waits on Redis."""
-    deadline_s = 2.0
+    degraded reply), and /healthz, /metrics and /readyz answer while every answer still waits on Redis.
+
+    The probes must be done before the first Redis call times out. Starting 60 client threads in this process
+    takes up to a second on a slow machine, so the deadline leaves a few seconds of margin."""
+    deadline_s = 5.0
     values = {**_values(redis_process, degraded_reply=True), "redis_timeout_s": deadline_s}
     settings = Settings(data_dir=tmp_path, _env_file=None, **values)  # type: ignore[call-arg]
     redis_client = connect_redis(settings)
