@@ -7,7 +7,9 @@ which costs nothing) and gives each waiting request at most ``queue_budget_s``: 
 by then gets ``503 overloaded`` with ``Retry-After`` (or, with ``POLYDESK_DEGRADED_REPLY``, the safe reply and
 the message kept for a person), so a surge past capacity is refused fast and cleanly instead of queueing for
 seconds. An answer that waits on a hosted LLM gives its slot back for the wait (``polydesk.waiting``): the
-slots bound the CPU work, not the calls in flight.
+slots bound the CPU work, not the calls in flight. When the call returns, the answer takes a slot again before
+any request that has not started: work under way finishes first, so an answer's own time is not stretched by
+the arrivals that came during its LLM call.
 
 Example (in an ``async`` route)::
 
@@ -18,8 +20,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
+from functools import partial
 from typing import TypeVar
 
 import anyio
@@ -58,7 +62,7 @@ class Admission:
     def __init__(self, *, slots: int, queue_budget_s: float, waiting: int = 64) -> None:
         self.slots = slots
         self.queue_budget_s = queue_budget_s
-        self._admitted = anyio.CapacityLimiter(slots)
+        self._admitted = _Slots(slots)
         # The worker threads of admitted work: those at work and those waiting on a remote call.
         self._threads = anyio.CapacityLimiter(slots + waiting)
         self._queued = 0  # requests waiting for a slot now
@@ -66,13 +70,13 @@ class Admission:
 
     @property
     def busy(self) -> int:
-        return int(self._admitted.borrowed_tokens)
+        return self.slots - self._admitted.free
 
     def refuse_if_hopeless(self) -> None:
         """``OverloadedError`` now if a request arriving now could not start within its budget: called before
         the request's key is rate-limited and its body validated, so a refusal in a surge costs almost nothing."""
         arrived = _arrival()
-        if self._admitted.available_tokens < 1 and self._hopeless(arrived):
+        if self._admitted.free < 1 and self._hopeless(arrived):
             raise self._overloaded(arrived)
 
     async def run(self, work: Callable[[], T]) -> T:
@@ -80,12 +84,9 @@ class Admission:
         budget, or at once when the requests ahead of it would take longer than the budget."""
         arrived = _arrival()
         slot = _Slot(self._admitted)
-        try:
-            self._admitted.acquire_on_behalf_of_nowait(slot)  # a free slot is taken even when the budget is spent
-            slot.held = True
-        except anyio.WouldBlock:
-            if not self._hopeless(arrived):
-                await self._wait(slot, arrived)
+        slot.held = self._admitted.take_nowait()  # a free slot is taken even when the budget is spent
+        if not slot.held and not self._hopeless(arrived):
+            await self._wait(slot, arrived)
         if not slot.held:  # counted by the caller (polydesk_overloaded_requests)
             raise self._overloaded(arrived)
         bound = current_slot.set(slot)  # the worker thread runs in a copy of this context
@@ -94,7 +95,7 @@ class Admission:
         finally:
             current_slot.reset(bound)
             if slot.held:
-                self._admitted.release_on_behalf_of(slot)
+                self._admitted.give()
 
     async def _wait(self, slot: _Slot, arrived: float) -> None:
         """Wait for a slot until the budget runs out; learn from the wait how long a place takes to clear."""
@@ -102,7 +103,7 @@ class Admission:
         place, began = self._queued, time.monotonic()
         try:
             with anyio.move_on_after(max(0.0, self.queue_budget_s - (began - arrived))):
-                await self._admitted.acquire_on_behalf_of(slot)
+                await self._admitted.take(resuming=False)
                 slot.held = True
         finally:
             self._queued -= 1
@@ -121,18 +122,63 @@ class Admission:
                                queued_ms=(time.monotonic() - arrived) * 1000)
 
 
+class _Slots:
+    """``count`` slots, handed out on the event loop (every method runs there). A freed slot goes to an answer
+    taking one back after a remote call first, then to the longest-waiting new request; a free slot is never
+    left idle while someone waits for one."""
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self._resuming: deque[_Waiter] = deque()
+        self._arriving: deque[_Waiter] = deque()
+
+    def take_nowait(self) -> bool:
+        if self.free < 1:
+            return False
+        self.free -= 1
+        return True
+
+    async def take(self, *, resuming: bool) -> None:
+        """A slot, once one is handed to this caller; cancelled (a spent budget) before that, it takes none."""
+        if self.take_nowait():
+            return
+        waiter = _Waiter()
+        queue = self._resuming if resuming else self._arriving
+        queue.append(waiter)
+        try:
+            await waiter.handed.wait()
+        except BaseException:  # cancelled: a slot handed over meanwhile goes on to the next in line
+            if waiter.handed.is_set():
+                self.give()
+            else:
+                queue.remove(waiter)
+            raise
+
+    def give(self) -> None:
+        for queue in (self._resuming, self._arriving):
+            if queue:
+                queue.popleft().handed.set()
+                return
+        self.free += 1
+
+
+class _Waiter:
+    def __init__(self) -> None:
+        self.handed = anyio.Event()
+
+
 class _Slot:
     """One admitted answer's slot, given back and taken again from its worker thread (``remote_wait``)."""
 
-    def __init__(self, limiter: anyio.CapacityLimiter) -> None:
-        self._limiter = limiter
+    def __init__(self, slots: _Slots) -> None:
+        self._slots = slots
         self.held = False
 
     def release(self) -> None:
-        anyio.from_thread.run_sync(self._limiter.release_on_behalf_of, self)
+        anyio.from_thread.run_sync(self._slots.give)
         self.held = False
 
     def reacquire(self) -> None:
-        # No queue budget here: the answer is under way, and finishing it is worth the wait.
-        anyio.from_thread.run(self._limiter.acquire_on_behalf_of, self)
+        # No queue budget here: the answer is under way, and finishing it is worth the wait; it goes first.
+        anyio.from_thread.run(partial(self._slots.take, resuming=True))
         self.held = True

@@ -307,13 +307,18 @@ class LLMGenerator:
         if not request.answerable:
             raise GenerationFailed(None)  # nothing to ground an answer in: another generator says so
         messages = build_messages(request)
-        started = time.perf_counter()
+        llm_ms = 0.0
         try:
-            text, finish_reason = self._complete(messages)
+            # A hosted model: this thread only waits, its CPU slot goes to another answer meanwhile (taking one
+            # back is polydesk's time, not the model's). The local model computes in this process: it keeps it.
+            with nullcontext() if self.model.startswith(LOCAL_PREFIX) else remote_wait():
+                started = time.perf_counter()
+                try:
+                    text, finish_reason = self._complete(messages)
+                finally:
+                    llm_ms = (time.perf_counter() - started) * 1000
         except Exception as exc:  # a provider failure must never reach the customer
-            raise GenerationFailed(classify_failure(exc), elapsed_ms=(time.perf_counter() - started) * 1000,
-                                   detail=type(exc).__name__) from exc
-        llm_ms = (time.perf_counter() - started) * 1000
+            raise GenerationFailed(classify_failure(exc), elapsed_ms=llm_ms, detail=type(exc).__name__) from exc
         if finish_reason == "length":
             text = trim_to_last_sentence(text)
         numbers = [evidence.number for evidence in request.evidence]
@@ -341,9 +346,6 @@ class LLMGenerator:
             "num_retries": 0,
             **self.completion_kwargs,
         }
-        # A hosted model: this thread only waits, its CPU slot goes to another answer meanwhile. The local model
-        # computes in this very process, so it keeps the slot.
-        with nullcontext() if self.model.startswith(LOCAL_PREFIX) else remote_wait():
-            response = self._litellm.completion(**arguments)
+        response = self._litellm.completion(**arguments)
         choice = response.choices[0]
         return choice.message.content or "", choice.finish_reason

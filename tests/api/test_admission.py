@@ -19,7 +19,7 @@ import anyio
 import pytest
 from fastapi.testclient import TestClient
 
-from api.admission import Admission
+from api.admission import Admission, _Slots
 from polydesk.errors import OverloadedError
 from polydesk.waiting import remote_wait
 from tests.api.conftest import ApiHarness
@@ -179,3 +179,72 @@ def test_a_request_that_could_not_start_within_its_budget_is_refused_on_arrival(
     outcome, refused = anyio.run(scenario)
     assert refused is not None and refused.retry_after_s >= 1
     assert outcome == "ended after the refusal"
+
+
+@pytest.mark.unit
+def test_an_answer_back_from_its_remote_call_goes_before_requests_that_have_not_started() -> None:
+    """One slot. ``resumed`` gives it back while it waits on its LLM and ``holder`` takes it; ``new`` arrives and
+    queues; then the LLM answers and ``resumed`` queues too, after ``new``. When ``holder`` ends, the slot goes
+    to ``resumed``: work under way finishes before new work starts (a plain FIFO would run ``new`` first)."""
+    calling, llm_answered, holder_may_end = threading.Event(), threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def resumed() -> None:
+        with remote_wait():
+            calling.set()
+            llm_answered.wait(30)
+        order.append("resumed")
+
+    def holder() -> None:
+        holder_may_end.wait(30)
+        order.append("holder")
+
+    async def until(condition: Callable[[], bool]) -> None:
+        with anyio.fail_after(30):
+            while not condition():
+                await anyio.sleep(0.005)
+
+    async def scenario() -> None:
+        admission = Admission(slots=1, queue_budget_s=30)
+        slots = admission._admitted
+        async with anyio.create_task_group() as group:
+            group.start_soon(admission.run, resumed)
+            await until(calling.is_set)  # the slot is free again
+            group.start_soon(admission.run, holder)
+            await until(lambda: admission.busy == 1)
+            group.start_soon(admission.run, lambda: order.append("new"))
+            await until(lambda: len(slots._arriving) == 1)
+            llm_answered.set()
+            await until(lambda: len(slots._resuming) == 1)
+            holder_may_end.set()
+
+    anyio.run(scenario)
+    assert order == ["holder", "resumed", "new"]
+
+
+@pytest.mark.unit
+def test_a_slot_handed_to_a_request_whose_budget_ran_out_goes_on_to_the_next() -> None:
+    """The slot is handed to a waiting request in the same moment its budget runs out: the request takes none,
+    and the slot is not lost (free again, or handed to the next in line)."""
+
+    async def scenario() -> int:
+        slots = _Slots(1)
+        assert slots.take_nowait()
+        scopes: list[anyio.CancelScope] = []
+
+        async def waiting() -> None:
+            with anyio.CancelScope() as scope:
+                scopes.append(scope)
+                await slots.take(resuming=False)
+                raise AssertionError("a cancelled request must not go on with the slot")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(waiting)
+            with anyio.fail_after(30):
+                while not slots._arriving:
+                    await anyio.sleep(0.005)
+            scopes[0].cancel()  # the budget runs out...
+            slots.give()  # ...and the slot is handed over before the request could run again
+        return slots.free
+
+    assert anyio.run(scenario) == 1
