@@ -162,10 +162,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(default=60, ge=1, le=1_000_000, description="requests a key may send at once")
     idempotency_ttl_hours: float = Field(default=24.0, gt=0, description="how long a replayable reply is kept")
     answer_concurrency: int = Field(
-        default=1, ge=1, le=256,
+        default=2, ge=1, le=256,
         description="answers computed at once by one `polydesk serve` process; more requests wait (api/admission.py); "
-                    "an answer waiting on a hosted LLM or a brand's API gives its slot back meanwhile, so one slot "
-                    "per process keeps the LLM calls in flight unbounded and each answer's own time near its CPU time "
+                    "an answer waiting on a hosted LLM or a brand's API gives its slot back meanwhile, so the slots "
+                    "do not limit the LLM calls in flight. 1 gives the lowest own time per answer at full load; 2 "
+                    "keeps one long answer (an upload ingested in the same process) from making the next customer wait "
                     "(docs/performance.md); for more cores, more processes (`--workers`)",
     )
     answer_queue_ms: int = Field(
