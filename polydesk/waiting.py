@@ -1,10 +1,10 @@
 """A thread that waits on another service gives its share of the CPU back for the wait.
 
-The server lets one answer (or a few) work at once (``api.admission``): an answer is CPU work, and more of them at once
+The server lets a few answers work at once (``api.admission``): an answer is CPU work, and more of them at once
 only share the same cores. A call to a hosted LLM is not CPU work: the thread only waits for the provider, for
 a second or more. ``remote_wait()`` around such a call hands the answer's slot to the next request for the wait
-and takes one again before the answer goes on (ahead of requests that have not started), so a process with one
-slot keeps dozens of LLM calls in flight while it computes one answer at a time. Outside an admitted answer
+and takes one again before the answer goes on (ahead of requests that have not started), so a process with two
+slots keeps dozens of LLM calls in flight while it computes two answers at a time. Outside an admitted answer
 (the CLI, the desk's translations, tests) it does nothing.
 
 Example::
