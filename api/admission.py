@@ -129,8 +129,8 @@ class _Slots:
 
     def __init__(self, count: int) -> None:
         self.free = count
-        self._resuming: deque[_Waiter] = deque()
-        self._arriving: deque[_Waiter] = deque()
+        self._resuming: deque[anyio.Event] = deque()  # each set when a slot is handed to its waiter
+        self._arriving: deque[anyio.Event] = deque()
 
     def take_nowait(self) -> bool:
         if self.free < 1:
@@ -142,29 +142,24 @@ class _Slots:
         """A slot, once one is handed to this caller; cancelled (a spent budget) before that, it takes none."""
         if self.take_nowait():
             return
-        waiter = _Waiter()
+        handed = anyio.Event()
         queue = self._resuming if resuming else self._arriving
-        queue.append(waiter)
+        queue.append(handed)
         try:
-            await waiter.handed.wait()
+            await handed.wait()
         except BaseException:  # cancelled: a slot handed over meanwhile goes on to the next in line
-            if waiter.handed.is_set():
+            if handed.is_set():
                 self.give()
             else:
-                queue.remove(waiter)
+                queue.remove(handed)
             raise
 
     def give(self) -> None:
         for queue in (self._resuming, self._arriving):
             if queue:
-                queue.popleft().handed.set()
+                queue.popleft().set()
                 return
         self.free += 1
-
-
-class _Waiter:
-    def __init__(self) -> None:
-        self.handed = anyio.Event()
 
 
 class _Slot:
