@@ -26,6 +26,12 @@ from knowledge.index import KnowledgeIndex
 from polydesk.settings import Settings
 from tests.api.conftest import KEYS
 
+# The channel tests' debounce window (the product's default is 2 s): long enough that a test's quick messages
+# (milliseconds apart) fall in one window, short enough that the suite does not spend it waiting.
+DEBOUNCE_S = 1.0
+# How long a test waits to see that nothing (more) is sent: the window, a worker's poll and an answer, with margin.
+QUIET_S = DEBOUNCE_S + 1.0
+
 
 @dataclass
 class Call:
@@ -112,7 +118,7 @@ def channel_app(index: KnowledgeIndex, open_runtime: Callable[[KnowledgeIndex, S
     path = data_dir / "channels.json"
     path.write_text(json.dumps(channels), encoding="utf-8")
     settings = Settings(data_dir=data_dir, channels=path, _env_file=None,  # type: ignore[call-arg]
-                        channel_debounce_s=2.0, channel_backoff_base_s=0.2, **values)
+                        channel_debounce_s=DEBOUNCE_S, channel_backoff_base_s=0.2, **values)
     runtime = open_runtime(index, settings)
     try:
         with TestClient(create_app(settings, runtime=runtime, keys=keys, background=True),

@@ -23,7 +23,7 @@ from ingestion.pipeline import IngestReport
 from knowledge.index import KnowledgeIndex
 from polydesk.errors import ConfigError
 from polydesk.language import LanguageDetector
-from tests.api.channel_fakes import channel_app
+from tests.api.channel_fakes import QUIET_S, channel_app
 from tests.api.mail_fakes import FakeImap, FakeSmtp, SentMail, serve_imap, serve_smtp, wait_for
 from tests.conftest import RuntimeFactory
 
@@ -91,7 +91,7 @@ def post(client: TestClient, raw: bytes, *, secret: str | None = HOOK_SECRET, ur
     return client.post(url, content=raw, headers=headers)
 
 
-def answered(smtp: FakeSmtp, address: str, *, quiet_s: float = 2.5) -> SentMail:
+def answered(smtp: FakeSmtp, address: str, *, quiet_s: float = QUIET_S) -> SentMail:
     """The one reply to ``address``, after the background had time to send any second one."""
     wait_for(lambda: bool(smtp.to(address)), what=f"a reply to {address}; sessions: {smtp.sessions}")
     _quiet(quiet_s)
@@ -181,7 +181,7 @@ def test_a_raw_mail_without_the_right_signature_is_refused_with_no_side_effect(
     else:
         response = post(client, raw, secret="not-the-secret" if fault == "wrong_secret" else None)
     assert response.status_code == 401
-    _quiet(3.0)  # longer than the debounce window: a queued mail would be answered
+    _quiet(QUIET_S)  # longer than the debounce window: a queued mail would be answered
     assert smtp.to(sender) == []
     assert post(client, raw).json() == {"queued": 1, "duplicates": 0}  # nothing of the refused one was kept
 
@@ -281,7 +281,7 @@ def test_robots_and_the_brand_itself_are_never_answered(client: TestClient, smtp
     assert post(client, raw).json() == {"queued": 0, "duplicates": 0}
     uid = imap.deliver(raw.replace(b"Message-ID: <", b"Message-ID: <imap-"))
     wait_for(lambda: imap.seen(uid), what="the robot's mail fetched")
-    _quiet(3.0)
+    _quiet(QUIET_S)
     assert smtp.to(sender) == []
 
 

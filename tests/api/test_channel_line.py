@@ -20,7 +20,7 @@ from api.channels.config import ChannelAccounts, LineAccount
 from ingestion.pipeline import IngestReport
 from knowledge.index import KnowledgeIndex
 from polydesk.errors import ConfigError
-from tests.api.channel_fakes import FakePlatform, channel_app, serve_platform
+from tests.api.channel_fakes import QUIET_S, FakePlatform, channel_app, serve_platform
 from tests.conftest import RuntimeFactory
 
 pytestmark = pytest.mark.integration
@@ -113,7 +113,7 @@ def test_a_bad_signature_is_refused_and_nothing_is_sent(client: TestClient, plat
                     secret="another-secret" if fault == "wrong_secret" else SECRET)
     assert response.status_code == 401
     assert response.json()["code"] == "unauthenticated"
-    platform.quiet_for(3.0)  # longer than the debounce window: a queued message would be answered
+    platform.quiet_for(QUIET_S)  # longer than the debounce window: a queued message would be answered
     assert replies_to(platform, customer, {event["replyToken"]}) == []
     # The same event, correctly signed afterwards, is still new: nothing of the refused one was remembered.
     assert post(client, [event]).json() == {"queued": 1, "duplicates": 0}
@@ -144,7 +144,7 @@ def test_three_quick_messages_are_answered_as_one(client: TestClient, platform: 
     events = [text_event(text, customer) for text in ("สวัสดีค่ะ", "อยากถามเรื่องการส่งสินค้า", "ส่งฟรีไหมคะ")]
     for event in events:
         assert post(client, [event]).status_code == 200
-        time.sleep(0.5)  # longer than a worker's poll, well within the 2 s window
+        time.sleep(0.3)  # longer than a worker's poll (0.2 s), well within the window (DEBOUNCE_S)
     tokens = {e["replyToken"] for e in events}
     platform.wait_for(lambda: bool(replies_to(platform, customer, tokens)))
     platform.quiet_for(2.0)

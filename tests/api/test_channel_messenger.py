@@ -19,7 +19,7 @@ from api.channels.config import ChannelAccounts
 from api.channels.messenger import MessengerAdapter
 from ingestion.pipeline import IngestReport
 from knowledge.index import KnowledgeIndex
-from tests.api.channel_fakes import FakePlatform, channel_app, serve_platform
+from tests.api.channel_fakes import QUIET_S, FakePlatform, channel_app, serve_platform
 from tests.conftest import RuntimeFactory
 
 pytestmark = pytest.mark.integration
@@ -115,7 +115,7 @@ def test_a_bad_signature_is_refused_and_nothing_is_sent(client: TestClient, plat
     response = post(client, payload, tamper=fault == "tampered", header=fault != "missing_header",
                     secret="another-secret" if fault == "wrong_secret" else APP_SECRET)
     assert response.status_code == 401
-    platform.quiet_for(3.0)  # longer than the debounce window: a queued message would be answered
+    platform.quiet_for(QUIET_S)  # longer than the debounce window: a queued message would be answered
     assert sent_to(platform, sender) == []
     assert post(client, payload).json() == {"queued": 1, "duplicates": 0}
 

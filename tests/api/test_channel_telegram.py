@@ -18,7 +18,7 @@ from api.channels.transport import URL_SECRET, SecretInUrlTransport, secret_exte
 from ingestion.pipeline import IngestReport
 from knowledge.index import KnowledgeIndex
 from polydesk.errors import ConfigError
-from tests.api.channel_fakes import FakePlatform, channel_app, serve_platform
+from tests.api.channel_fakes import QUIET_S, FakePlatform, channel_app, serve_platform
 from tests.conftest import RuntimeFactory
 
 pytestmark = pytest.mark.integration
@@ -88,7 +88,7 @@ def test_a_wrong_or_missing_secret_token_is_refused(client: TestClient, platform
     payload = update("Apakah ada gratis ongkir?", chat_id)
     response = post(client, payload, secret="not-the-secret" if fault == "wrong_secret" else None)
     assert response.status_code == 401
-    platform.quiet_for(3.0)  # longer than the debounce window: a queued message would be answered
+    platform.quiet_for(QUIET_S)  # longer than the debounce window: a queued message would be answered
     assert sent_to(platform, chat_id) == []
     assert post(client, payload).json() == {"queued": 1, "duplicates": 0}  # nothing of the refused one was kept
 
@@ -112,7 +112,7 @@ def test_three_quick_messages_are_answered_as_one(client: TestClient, platform: 
     chat_id = chat()
     for text in ("Halo", "saya mau tanya soal pengiriman", "apakah ada gratis ongkir?"):
         assert post(client, update(text, chat_id)).status_code == 200
-        time.sleep(0.5)  # longer than a worker's poll, well within the 2 s window
+        time.sleep(0.3)  # longer than a worker's poll (0.2 s), well within the window (DEBOUNCE_S)
     platform.wait_for(lambda: bool(sent_to(platform, chat_id)))
     platform.quiet_for(2.0)
     assert len(sent_to(platform, chat_id)) == 1
