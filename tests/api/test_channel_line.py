@@ -135,7 +135,7 @@ def test_a_redelivered_event_is_answered_once(client: TestClient, platform: Fake
     again = {**event, "deliveryContext": {"isRedelivery": True}}
     assert post(client, [again]).json() == {"queued": 0, "duplicates": 1}
     platform.wait_for(lambda: bool(replies_to(platform, customer, {event["replyToken"]})))
-    platform.quiet_for(2.0)
+    platform.quiet_for(QUIET_S)
     assert len(replies_to(platform, customer, {event["replyToken"]})) == 1
 
 
@@ -147,7 +147,7 @@ def test_three_quick_messages_are_answered_as_one(client: TestClient, platform: 
         time.sleep(0.3)  # longer than a worker's poll (0.2 s), well within the window (DEBOUNCE_S)
     tokens = {e["replyToken"] for e in events}
     platform.wait_for(lambda: bool(replies_to(platform, customer, tokens)))
-    platform.quiet_for(2.0)
+    platform.quiet_for(QUIET_S)
     [reply] = replies_to(platform, customer, tokens)
     assert reply.get("replyToken") == events[-1]["replyToken"]  # the freshest token answers
 
@@ -158,7 +158,7 @@ def test_a_platform_down_then_up_gets_the_reply_exactly_once(client: TestClient,
     event = text_event("ส่งฟรีเมื่อซื้อครบเท่าไหร่คะ", customer)
     assert post(client, [event]).status_code == 200
     platform.wait_for(lambda: bool(replies_to(platform, customer, {event["replyToken"]})))
-    platform.quiet_for(2.0)
+    platform.quiet_for(QUIET_S)
     [reply] = replies_to(platform, customer, {event["replyToken"]})
     # The reply token was tried once; the retries went out as pushes with one retry key.
     assert reply["to"] == customer

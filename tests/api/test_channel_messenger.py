@@ -128,7 +128,7 @@ def test_a_redelivered_event_is_answered_once_and_echoes_never(client: TestClien
     assert post(client, messaging("Claro, tienes 30 días.", sender, echo=True)).json() \
         == {"queued": 0, "duplicates": 0}
     platform.wait_for(lambda: bool(sent_to(platform, sender)))
-    platform.quiet_for(2.0)
+    platform.quiet_for(QUIET_S)
     assert len(sent_to(platform, sender)) == 1
 
 

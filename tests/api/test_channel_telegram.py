@@ -104,7 +104,7 @@ def test_a_redelivered_update_is_answered_once(client: TestClient, platform: Fak
     assert post(client, payload).json() == {"queued": 1, "duplicates": 0}
     assert post(client, payload).json() == {"queued": 0, "duplicates": 1}
     platform.wait_for(lambda: bool(sent_to(platform, chat_id)))
-    platform.quiet_for(2.0)
+    platform.quiet_for(QUIET_S)
     assert len(sent_to(platform, chat_id)) == 1
 
 
@@ -114,7 +114,7 @@ def test_three_quick_messages_are_answered_as_one(client: TestClient, platform: 
         assert post(client, update(text, chat_id)).status_code == 200
         time.sleep(0.3)  # longer than a worker's poll (0.2 s), well within the window (DEBOUNCE_S)
     platform.wait_for(lambda: bool(sent_to(platform, chat_id)))
-    platform.quiet_for(2.0)
+    platform.quiet_for(QUIET_S)
     assert len(sent_to(platform, chat_id)) == 1
 
 
@@ -125,7 +125,7 @@ def test_a_platform_down_then_up_gets_the_reply_exactly_once(client: TestClient,
     platform.fail_next(2, status=503)
     assert post(client, update("Apakah ada gratis ongkir?", chat_id)).status_code == 200
     platform.wait_for(lambda: bool(sent_to(platform, chat_id)))
-    platform.quiet_for(2.0)
+    platform.quiet_for(QUIET_S)
     attempts = [c.status for c in platform.calls if c.body.get("chat_id") == str(chat_id)]
     assert attempts == [503, 503, 200]
     assert len(sent_to(platform, chat_id)) == 1

@@ -146,7 +146,7 @@ def test_a_redelivered_notification_is_answered_once(client: TestClient, platfor
     assert post(client, payload).json() == {"queued": 1, "duplicates": 0}
     assert post(client, payload).json() == {"queued": 0, "duplicates": 1}
     platform.wait_for(lambda: bool(sent_to(platform, sender)))
-    platform.quiet_for(2.0)
+    platform.quiet_for(QUIET_S)
     assert len(sent_to(platform, sender)) == 1
 
 
