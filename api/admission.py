@@ -82,13 +82,13 @@ class Admission:
     async def run(self, work: Callable[[], T]) -> T:
         """``work()`` in a worker thread once a slot is free; ``OverloadedError`` when none frees within the
         budget, or at once when the requests ahead of it would take longer than the budget."""
-        arrived = _arrival()
+        arrived, reached = _arrival(), time.monotonic()
         slot = _Slot(self._admitted)
         slot.held = self._admitted.take_nowait()  # a free slot is taken even when the budget is spent
         if not slot.held and not self._hopeless(arrived):
             await self._wait(slot, arrived)
         if not slot.held:  # counted by the caller (polydesk_overloaded_requests)
-            raise self._overloaded(arrived)
+            raise self._overloaded(arrived, reached)
         bound = current_slot.set(slot)  # the worker thread runs in a copy of this context
         try:
             return await anyio.to_thread.run_sync(work, limiter=self._threads)
@@ -116,10 +116,13 @@ class Admission:
         left = self.queue_budget_s - (time.monotonic() - arrived)
         return left <= 0 or (self._queued + 1) * self.place_s >= left
 
-    def _overloaded(self, arrived: float) -> OverloadedError:
+    def _overloaded(self, arrived: float, reached: float | None = None) -> OverloadedError:
+        """The refusal of a request that arrived at ``arrived`` and reached the admission's queue at ``reached``
+        (None: refused at the door)."""
+        now = time.monotonic()
         return OverloadedError("the service is answering as many messages as it can; retry shortly",
-                               retry_after_s=max(1, math.ceil(self.queue_budget_s)),
-                               queued_ms=(time.monotonic() - arrived) * 1000)
+                               retry_after_s=max(1, math.ceil(self.queue_budget_s)), queued_ms=(now - arrived) * 1000,
+                               admission_ms=None if reached is None else (now - reached) * 1000)
 
 
 class _Slots:

@@ -75,14 +75,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                keys: Sequence[ApiKey] = (), background: bool = True) -> FastAPI:
     """The app. ``runtime`` (the shared resources and the agent) defaults to one opened on ``settings`` at
     start-up and closed at shutdown; one handed in stays the caller's. ``background`` also runs the ingestion
-    job worker and the webhook delivery in this process."""
+    job worker and the webhook delivery in this process, and the agent's warm-up; an app that opened its own
+    runtime is the process's service, and freezes what start-up built once warm (``Services.start``)."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = Services.open(settings, keys=keys, runtime=runtime, background=background)
         app.state.services = services
-        services.start(warm_up=background)
+        services.start(warm_up=background, freeze=runtime is None)
         try:
             yield
         finally:

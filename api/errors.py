@@ -74,7 +74,8 @@ def error_response(status: int, code: str, message: str, *, details: list[dict[s
 
 def polydesk_response(exc: errors.PolydeskError, *, close: bool = False) -> JSONResponse:
     """The response for a domain error (``Retry-After`` on 429 and every 503, ``WWW-Authenticate`` on
-    401, ``Server-Timing: queue;dur=<ms>`` on a refusal for overload). ``close``: also ``Connection: close``, for
+    401, ``Server-Timing: queue;dur=<ms>`` on a refusal for overload, with ``admission;dur=<ms>``, its part in the
+    admission's queue, once it got there). ``close``: also ``Connection: close``, for
     an answer given before the request body was read (the server drops the rest)."""
     status = status_of(exc)
     if status >= 500 and not isinstance(exc, errors.OverloadedError):  # a surge is counted, not logged per request
@@ -83,8 +84,11 @@ def polydesk_response(exc: errors.PolydeskError, *, close: bool = False) -> JSON
     if status == 503 and retry_after is None:  # a dependency down (Redis, the store): a connector retries shortly
         retry_after = STORE_RETRY_AFTER_S
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-    if isinstance(exc, errors.OverloadedError) and exc.queued_ms is not None:
-        headers["Server-Timing"] = f"queue;dur={exc.queued_ms:.1f}"  # the wait the server saw, for the caller
+    if isinstance(exc, errors.OverloadedError) and exc.queued_ms is not None:  # the wait the server saw
+        timing = f"queue;dur={exc.queued_ms:.1f}"
+        if exc.admission_ms is not None:
+            timing += f", admission;dur={exc.admission_ms:.1f}"
+        headers["Server-Timing"] = timing
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
     if close:

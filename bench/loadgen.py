@@ -33,6 +33,7 @@ class LoadStats:
     ok_ms: list[float] = field(default_factory=list)
     refused_ms: list[float] = field(default_factory=list)  # 503 with Retry-After
     refused_queue_ms: list[float] = field(default_factory=list)  # their wait as the server saw it (Server-Timing)
+    refused_admission_ms: list[float] = field(default_factory=list)  # of which in the admission's queue (0: door)
     statuses: Counter[str] = field(default_factory=Counter)
     bodies: list[bytes] = field(default_factory=list)  # a sample of answered bodies (``keep_bodies``)
 
@@ -88,9 +89,11 @@ async def run_clients(host: str, port: int, requests: list[bytes], *, clients: i
                         stats.bodies.append(body)
                 elif status == 503 and retry_after is not None:
                     stats.refused_ms.append(elapsed)
-                    timing = headers.get(b"server-timing", b"")
-                    if timing.startswith(b"queue;dur="):
-                        stats.refused_queue_ms.append(float(timing[len(b"queue;dur="):]))
+                    timing = dict(part.strip().partition(b";dur=")[::2]
+                                  for part in headers.get(b"server-timing", b"").split(b","))
+                    if b"queue" in timing:
+                        stats.refused_queue_ms.append(float(timing[b"queue"]))
+                        stats.refused_admission_ms.append(float(timing.get(b"admission", 0.0)))
                 stats.statuses[str(status)] += 1
                 if headers.get(b"connection", b"").lower() == b"close":
                     writer.close()

@@ -122,6 +122,10 @@ def summary(stats: LoadStats, *, cpu: float) -> dict[str, Any]:
             "refused": len(stats.refused_ms),
             "slowest_refusal_ms": round(max(stats.refused_ms), 1) if stats.refused_ms else None,
             "longest_queue_ms": round(max(stats.refused_queue_ms), 1) if stats.refused_queue_ms else None,
+            # the longest wait's part in the admission's queue (the rest went before it; 0: refused at the door)
+            "longest_queue_in_admission_ms": round(max(zip(stats.refused_queue_ms, stats.refused_admission_ms,
+                                                           strict=True))[1], 1) if stats.refused_queue_ms else None,
+            "refused_at_the_door": sum(1 for ms in stats.refused_admission_ms if ms == 0.0),
             "other_statuses": {k: v for k, v in stats.statuses.items() if k not in ("200", "503")},
             "server_core_ms_per_answer": round(cpu * 1000 / answered, 2) if answered else None,
             "server_cores": round(cpu / stats.seconds, 2) if stats.seconds else None}

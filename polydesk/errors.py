@@ -155,10 +155,14 @@ class StorageFullError(StoreError):
 class OverloadedError(PolydeskError):
     code = "overloaded"
 
-    def __init__(self, message: str, *, retry_after_s: int, queued_ms: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after_s: int, queued_ms: float | None = None,
+                 admission_ms: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
         self.queued_ms = queued_ms  # how long the request waited for its turn (the ``Server-Timing`` header)
+        # Of that, how long in the admission's queue; the rest went before it (the key's rate limit, the body's
+        # validation). None: refused at the door, before any of those.
+        self.admission_ms = admission_ms
 
 
 class OutboundError(PolydeskError):
