@@ -57,16 +57,17 @@ def test_past_the_queue_budget_a_request_gets_503_overloaded_with_retry_after(
                                   json={"message": "返品は何日以内ですか", "market": "JP", "channel": "line"})
             streamed = client.post("/v1/answer/stream", headers=api.headers("connector"),
                                    json={"message": "Posso pagar com Pix?", "market": "BR", "channel": "whatsapp"})
+        # The wait the server saw, for the caller's dashboards, and its part in the admission's queue: the first
+        # waited there; the second was refused at the door (the place time measured on the first).
+        waited = []
         for response in (refused, streamed):
             assert response.status_code == 503 and response.json()["code"] == "overloaded"
             assert int(response.headers["Retry-After"]) >= 1
-            # The wait the server saw, for the caller's dashboards, and its part in the admission's queue (the
-            # first waited there; the second was refused at the door, the place time measured on the first).
-            timings = dict(part.strip().split(";dur=") for part in response.headers["Server-Timing"].split(","))
-            assert float(timings["queue"]) > 0
-            assert 0 < float(timings.get("admission", 1e-3)) <= float(timings["queue"])
-        assert "admission" in refused.headers["Server-Timing"]
-        assert "admission" not in streamed.headers["Server-Timing"]
+            parts = (part.strip().split(";dur=") for part in response.headers["Server-Timing"].split(","))
+            waited.append({name: float(ms) for name, ms in parts})
+            assert waited[-1]["queue"] > 0
+        assert 0 < waited[0]["admission"] <= waited[0]["queue"]
+        assert "admission" not in waited[1]
         assert "polydesk_overloaded_requests_total 2.0" in client.get("/metrics").text
 
 
