@@ -19,6 +19,7 @@ Example (in an ``async`` route)::
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -57,6 +58,14 @@ class Admission:
     (``place_s``, measured on the requests that waited: their wait over their place). Refusing early keeps a
     surge cheap: a refused request costs the server almost nothing and its caller learns at once to come back
     after ``Retry-After``.
+
+    A process under full load runs its event loop behind: a wait's timer wakes after its deadline (the loop's
+    thread asks for the interpreter lock after one switch interval, and the thread holding it may take about as
+    long again to let go; a garbage collection or the OS scheduler adds more now and then). At 256 clients on
+    two cores most timers woke within 7 ms of their deadline, a few about 15 ms after it. So each wait ends
+    early by ``lead_s``: two switch intervals, or more while timers have lately woken later than that (the
+    latest lateness, decaying slowly; at most a quarter of the budget). A refusal then comes within the budget
+    the operator set, including in the first moments of a surge, before any timer has woken late.
     """
 
     def __init__(self, *, slots: int, queue_budget_s: float, waiting: int = 64) -> None:
@@ -67,6 +76,7 @@ class Admission:
         self._threads = anyio.CapacityLimiter(slots + waiting)
         self._queued = 0  # requests waiting for a slot now
         self.place_s = 0.0  # how long one place in the queue takes to clear: a moving average (0: not measured)
+        self.lead_s = _least_lead()  # how early a wait's timer is set, for the loop's lateness
 
     @property
     def busy(self) -> int:
@@ -101,19 +111,29 @@ class Admission:
         """Wait for a slot until the budget runs out; learn from the wait how long a place takes to clear."""
         self._queued += 1
         place, began = self._queued, time.monotonic()
+        deadline = max(began, arrived + self.queue_budget_s - self.lead_s)
         try:
-            with anyio.move_on_after(max(0.0, self.queue_budget_s - (began - arrived))):
+            with anyio.move_on_after(deadline - began) as timer:
                 await self._admitted.take(resuming=False)
                 slot.held = True
         finally:
             self._queued -= 1
+            woke = time.monotonic()
             # Waited in vain: at least that long per place (a lower bound, still a better guess than before).
-            sample = (time.monotonic() - began) / place
+            sample = (woke - began) / place
             self.place_s += (sample - self.place_s) * (0.2 if self.place_s else 1.0)
+        if timer.cancelled_caught:
+            self.learn_lateness(woke - deadline)
+
+    def learn_lateness(self, late_s: float) -> None:
+        """Note that a wait's timer woke ``late_s`` after its deadline: later timers are set that much early (the
+        latest lateness, decaying by a fiftieth at each timer that woke earlier; at least two switch intervals, at
+        most a quarter of the budget)."""
+        self.lead_s = min(self.queue_budget_s / 4, max(_least_lead(), late_s, self.lead_s * 0.98))
 
     def _hopeless(self, arrived: float) -> bool:
         """Whether the places ahead, at the measured time per place, outlast the budget this request has left."""
-        left = self.queue_budget_s - (time.monotonic() - arrived)
+        left = self.queue_budget_s - self.lead_s - (time.monotonic() - arrived)
         return left <= 0 or (self._queued + 1) * self.place_s >= left
 
     def _overloaded(self, arrived: float, reached: float | None = None) -> OverloadedError:
@@ -123,6 +143,11 @@ class Admission:
         return OverloadedError("the service is answering as many messages as it can; retry shortly",
                                retry_after_s=max(1, math.ceil(self.queue_budget_s)), queued_ms=(now - arrived) * 1000,
                                admission_ms=None if reached is None else (now - reached) * 1000)
+
+
+def _least_lead() -> float:
+    """The least a wait's timer is set early: two of the interpreter's switch intervals (5 ms each by default)."""
+    return 2 * sys.getswitchinterval()
 
 
 class _Slots:

@@ -8,6 +8,7 @@ queue budget, or, with ``POLYDESK_DEGRADED_REPLY``, gets the safe reply and its 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -55,10 +56,13 @@ def test_past_the_queue_budget_a_request_gets_503_overloaded_with_retry_after(
         with _slot_held(api, client):
             refused = client.post("/v1/answer", headers=api.headers("connector"),
                                   json={"message": "返品は何日以内ですか", "market": "JP", "channel": "line"})
+            admission = client.app.state.services.admission  # type: ignore[attr-defined]
+            assert 0 < admission.place_s < 1  # measured on the first: its wait, a place in the queue
+            admission.place_s = 1.0  # as a longer queue would measure it: the next request is hopeless
             streamed = client.post("/v1/answer/stream", headers=api.headers("connector"),
                                    json={"message": "Posso pagar com Pix?", "market": "BR", "channel": "whatsapp"})
         # The wait the server saw, for the caller's dashboards, and its part in the admission's queue: the first
-        # waited there; the second was refused at the door (the place time measured on the first).
+        # waited there; the second was refused at the door.
         waited = []
         for response in (refused, streamed):
             assert response.status_code == 503 and response.json()["code"] == "overloaded"
@@ -185,6 +189,42 @@ def test_a_request_that_could_not_start_within_its_budget_is_refused_on_arrival(
     outcome, refused = anyio.run(scenario)
     assert refused is not None and refused.retry_after_s >= 1
     assert outcome == "ended after the refusal"
+
+
+@pytest.mark.unit
+def test_a_wait_whose_timer_woke_late_sets_the_next_ones_early() -> None:
+    """The event loop is blocked past a waiting request's deadline (as a process under full load runs its loop
+    behind): its timer wakes late, the request is refused, and the admission ends later waits early by that
+    lateness, at most a quarter of the budget, forgetting it by a fiftieth at each timer that wakes on time, down to
+    two switch intervals of the interpreter (the lead before any timer woke late)."""
+    release = threading.Event()
+
+    async def scenario() -> tuple[Admission, OverloadedError | None]:
+        admission = Admission(slots=1, queue_budget_s=0.4)
+
+        async def block_the_loop() -> None:
+            while admission._queued < 1:
+                await anyio.sleep(0.005)
+            time.sleep(0.6)  # from at or after the waiter's arrival to past its deadline by at least 0.2 s
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(block_the_loop)
+            _, refused = await _behind_a_long_answer(admission, lambda: (release.wait(30), "long")[1], release)
+        return admission, refused
+
+    admission, refused = anyio.run(scenario)
+    assert refused is not None and refused.code == "overloaded"
+    assert admission.lead_s == pytest.approx(0.1)  # woke at least 0.2 s late; the lead is capped at 0.4 / 4
+    admission.place_s = 0.0  # only the lead decides now
+    # A request that has spent all but 60 ms of its budget cannot start in time: the lead (100 ms) is not left.
+    assert admission._hopeless(time.monotonic() - 0.34)
+    admission.learn_lateness(0.0)
+    assert admission.lead_s == pytest.approx(0.098)
+    assert not admission._hopeless(time.monotonic() - 0.2)
+    for _ in range(300):
+        admission.learn_lateness(0.0)
+    assert admission.lead_s == pytest.approx(2 * sys.getswitchinterval())
+    assert admission.lead_s == pytest.approx(Admission(slots=1, queue_budget_s=0.4).lead_s)
 
 
 @pytest.mark.unit
