@@ -62,10 +62,11 @@ class Admission:
     A process under full load runs its event loop behind: a wait's timer wakes after its deadline (the loop's
     thread asks for the interpreter lock after one switch interval, and the thread holding it may take about as
     long again to let go; a garbage collection or the OS scheduler adds more now and then). At 256 clients on
-    two cores most timers woke within 7 ms of their deadline, a few about 15 ms after it. So each wait ends
-    early by ``lead_s``: two switch intervals, or more while timers have lately woken later than that (the
-    latest lateness, decaying slowly; at most a quarter of the budget). A refusal then comes within the budget
-    the operator set, including in the first moments of a surge, before any timer has woken late.
+    two cores most timers woke within 7 ms of their deadline, a few 15–20 ms after it. So each wait ends early
+    by ``lead_s``: two switch intervals or a twentieth of the budget, or more while timers have lately woken
+    later than that (the latest lateness, decaying slowly; at most a quarter of the budget). A refusal then
+    comes within the budget the operator set, including in the first moments of a surge, before any timer has
+    woken late.
     """
 
     def __init__(self, *, slots: int, queue_budget_s: float, waiting: int = 64) -> None:
@@ -76,7 +77,7 @@ class Admission:
         self._threads = anyio.CapacityLimiter(slots + waiting)
         self._queued = 0  # requests waiting for a slot now
         self.place_s = 0.0  # how long one place in the queue takes to clear: a moving average (0: not measured)
-        self.lead_s = _least_lead()  # how early a wait's timer is set, for the loop's lateness
+        self.lead_s = self._least_lead()  # how early a wait's timer is set, for the loop's lateness
 
     @property
     def busy(self) -> int:
@@ -127,9 +128,15 @@ class Admission:
 
     def learn_lateness(self, late_s: float) -> None:
         """Note that a wait's timer woke ``late_s`` after its deadline: later timers are set that much early (the
-        latest lateness, decaying by a fiftieth at each timer that woke earlier; at least two switch intervals, at
-        most a quarter of the budget)."""
-        self.lead_s = min(self.queue_budget_s / 4, max(_least_lead(), late_s, self.lead_s * 0.98))
+        latest lateness, decaying by a fiftieth at each timer that woke earlier; at least ``_least_lead``, at most
+        a quarter of the budget)."""
+        self.lead_s = min(self.queue_budget_s / 4, max(self._least_lead(), late_s, self.lead_s * 0.98))
+
+    def _least_lead(self) -> float:
+        """The least a wait's timer is set early: two of the interpreter's switch intervals (5 ms each by default)
+        or a twentieth of the budget, whichever is more: on a fully loaded machine the OS also pauses a process
+        for a time slice or two now and then, more often than a budget's timer can learn it."""
+        return max(2 * sys.getswitchinterval(), self.queue_budget_s / 20)
 
     def _hopeless(self, arrived: float) -> bool:
         """Whether the places ahead, at the measured time per place, outlast the budget this request has left."""
@@ -143,11 +150,6 @@ class Admission:
         return OverloadedError("the service is answering as many messages as it can; retry shortly",
                                retry_after_s=max(1, math.ceil(self.queue_budget_s)), queued_ms=(now - arrived) * 1000,
                                admission_ms=None if reached is None else (now - reached) * 1000)
-
-
-def _least_lead() -> float:
-    """The least a wait's timer is set early: two of the interpreter's switch intervals (5 ms each by default)."""
-    return 2 * sys.getswitchinterval()
 
 
 class _Slots:
