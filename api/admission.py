@@ -62,7 +62,7 @@ class Admission:
     A process under full load runs its event loop behind: a wait's timer wakes after its deadline (the loop's
     thread asks for the interpreter lock after one switch interval, and the thread holding it may take about as
     long again to let go; a garbage collection or the OS scheduler adds more now and then). At 256 clients on
-    two cores most timers woke within 7 ms of their deadline, a few 15–20 ms after it. So each wait ends early
+    two cores most timers woke within 7 ms of their deadline, a few 15–25 ms after it. So each wait ends early
     by ``lead_s``: two switch intervals or a twentieth of the budget, or more while timers have lately woken
     later than that (the latest lateness, decaying slowly; at most a quarter of the budget). A refusal then
     comes within the budget the operator set, including in the first moments of a surge, before any timer has
@@ -127,9 +127,9 @@ class Admission:
             self.learn_lateness(woke - deadline)
 
     def learn_lateness(self, late_s: float) -> None:
-        """Note that a wait's timer woke ``late_s`` after its deadline: later timers are set that much early (the
-        latest lateness, decaying by a fiftieth at each timer that woke earlier; at least ``_least_lead``, at most
-        a quarter of the budget)."""
+        """Note that a wait's timer woke ``late_s`` after its deadline: later timers are set that much early. The
+        lead is the longest recent lateness (each timer that runs out less late takes a fiftieth off it), at least
+        ``_least_lead`` and at most a quarter of the budget."""
         self.lead_s = min(self.queue_budget_s / 4, max(self._least_lead(), late_s, self.lead_s * 0.98))
 
     def _least_lead(self) -> float:
