@@ -29,11 +29,13 @@ def serve(
     it stops (SIGTERM, Ctrl-C, or even SIGKILL on Linux); another process cannot use that folder meanwhile.
 
     With `--workers N` (N > 1) and no Qdrant server, this process opens the embedded Qdrant folder and the
-    embedded redis-server once and the N answering processes share them (knowledge/store_host.py).
+    embedded redis-server once and the N answering processes share them (knowledge/store_host.py); each
+    worker accepts on its own socket of the port, so the kernel spreads connections over them (api/cli/workers.py).
     """
     import uvicorn
 
     from api.app import configured_keys
+    from api.cli.workers import APP, run_workers
 
     settings = load_settings()
     with errors(False):
@@ -45,7 +47,10 @@ def serve(
     else:
         console.print(f"{len(keys)} API keys loaded for tenants {', '.join(sorted({k.tenant for k in keys}))}")
     with errors(False), shared_for_workers(settings, workers):
-        uvicorn.run("api.app:serve_app", factory=True, host=host, port=port, workers=workers, log_level=log_level)
+        if workers > 1:
+            run_workers(host=host, port=port, workers=workers, log_level=log_level)
+        else:
+            uvicorn.run(APP, factory=True, host=host, port=port, log_level=log_level)
 
 
 @contextmanager

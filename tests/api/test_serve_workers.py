@@ -2,7 +2,9 @@
 
 The parent opens the Qdrant folder and the redis-server once; the two answering processes share them
 (``knowledge.store_host``). A document uploaded through one worker is searched and cited through every
-connection, whichever worker takes it; SIGTERM stops every process it started.
+connection, whichever worker takes it. Connections opened all at once are spread over both workers (each
+accepts on its own socket of the port); a worker that dies is replaced, and its replacement takes connections
+too. SIGTERM stops every process it started.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -35,6 +38,33 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _workers(serve_pid: int) -> list[psutil.Process]:
+    """The answering processes of a serve process (not its redis-server or multiprocessing's helper)."""
+    return [child for child in psutil.Process(serve_pid).children()
+            if any("spawn_main" in part for part in child.cmdline())]
+
+
+def _listening_sockets(pid: int, port: int) -> set[str]:
+    """The sockets (``socket:[inode]``) a process listens on ``port`` with."""
+    process = psutil.Process(pid)
+    return {os.readlink(f"/proc/{pid}/fd/{c.fd}") for c in process.net_connections("tcp")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
+
+
+def _connections_per_worker(base: str, port: int, serve_pid: int, count: int = 16) -> list[int]:
+    """How many of ``count`` keep-alive connections, opened all at once, each worker holds."""
+    clients = [httpx.Client(base_url=base, timeout=60) for _ in range(count)]
+    try:
+        with ThreadPoolExecutor(count) as pool:
+            assert all(r.status_code == 200 for r in pool.map(lambda client: client.get("/healthz"), clients))
+        return sorted(sum(1 for c in worker.net_connections("tcp")
+                          if c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port)
+                      for worker in _workers(serve_pid))
+    finally:
+        for client in clients:
+            client.close()
 
 
 @pytest.mark.slow
@@ -86,6 +116,26 @@ def test_two_workers_share_the_embedded_store_and_redis(tmp_path: Path) -> None:
                 assert [d["document_id"] for d in listed.json()["documents"]] == ["versand.md"], attempt
         assert all("45 Tage" in r["text"] and r["citations"][0]["document_id"] == "versand.md" for r in replies)
         assert len({r["conversation_id"] for r in replies}) == len(replies)
+
+        # Each worker accepts on a socket of its own (not one socket shared by all, which lets the first worker
+        # to wake take every waiting connection); the parent listens on none.
+        listening = [_listening_sockets(worker.pid, port) for worker in _workers(serve.pid)]
+        assert [len(sockets) for sockets in listening] == [1, 1] and listening[0] != listening[1], listening
+        assert not _listening_sockets(serve.pid, port)
+        # 16 connections at once: each worker takes some (one shared socket gave 16:0 or 15:1 at times).
+        spread = _connections_per_worker(base, port, serve.pid)
+        assert len(spread) == 2 and sum(spread) == 16 and spread[0] > 0, spread
+        # A worker killed is replaced, and the replacement takes connections too.
+        killed = _workers(serve.pid)[0]
+        killed.kill()
+        killed.wait(timeout=30)
+        while len(workers := _workers(serve.pid)) < 2 or killed.pid in {w.pid for w in workers}:
+            assert time.monotonic() < deadline + 240, "the killed worker was not replaced"
+            time.sleep(0.5)
+        while (spread := _connections_per_worker(base, port, serve.pid))[0] == 0:
+            assert time.monotonic() < deadline + 300, f"the new worker takes no connections: {spread}"
+            time.sleep(1)
+        assert sum(spread) == 16, spread
     finally:
         processes = psutil.Process(serve.pid).children(recursive=True) if serve.poll() is None else []
         serve.send_signal(signal.SIGTERM)
