@@ -77,7 +77,12 @@ class Admission:
         self._threads = anyio.CapacityLimiter(slots + waiting)
         self._queued = 0  # requests waiting for a slot now
         self.place_s = 0.0  # how long one place in the queue takes to clear: a moving average (0: not measured)
-        self.lead_s = self._least_lead()  # how early a wait's timer is set, for the loop's lateness
+        # How early a wait's timer is set, for the loop's lateness. At least two of the interpreter's switch
+        # intervals (5 ms each by default) or a twentieth of the budget, whichever is more: on a fully loaded
+        # machine the OS also pauses a process for a time slice or two now and then, more often than a budget's
+        # timer can learn it.
+        self.least_lead_s = max(2 * sys.getswitchinterval(), queue_budget_s / 20)
+        self.lead_s = self.least_lead_s
 
     @property
     def busy(self) -> int:
@@ -129,14 +134,8 @@ class Admission:
     def learn_lateness(self, late_s: float) -> None:
         """Note that a wait's timer woke ``late_s`` after its deadline: later timers are set that much early. The
         lead is the longest recent lateness (each timer that runs out less late takes a fiftieth off it), at least
-        ``_least_lead`` and at most a quarter of the budget."""
-        self.lead_s = min(self.queue_budget_s / 4, max(self._least_lead(), late_s, self.lead_s * 0.98))
-
-    def _least_lead(self) -> float:
-        """The least a wait's timer is set early: two of the interpreter's switch intervals (5 ms each by default)
-        or a twentieth of the budget, whichever is more: on a fully loaded machine the OS also pauses a process
-        for a time slice or two now and then, more often than a budget's timer can learn it."""
-        return max(2 * sys.getswitchinterval(), self.queue_budget_s / 20)
+        ``least_lead_s`` and at most a quarter of the budget."""
+        self.lead_s = min(self.queue_budget_s / 4, max(self.least_lead_s, late_s, self.lead_s * 0.98))
 
     def _hopeless(self, arrived: float) -> bool:
         """Whether the places ahead, at the measured time per place, outlast the budget this request has left."""

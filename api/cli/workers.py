@@ -23,10 +23,11 @@ import threading
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from uvicorn.config import STARTUP_FAILURE  # a worker's exit code when it could not start serving
+
 from polydesk.errors import ConfigError
 
 APP = "api.app:serve_app"
-STARTUP_FAILURE = 3  # a worker's exit code when it could not start serving (uvicorn's own code for it)
 log = logging.getLogger("polydesk.serve")
 
 
@@ -91,7 +92,7 @@ def run_workers(*, host: str, port: int, workers: int, log_level: str) -> None:
 
 
 def _work(host: str, port: int, log_level: str) -> None:
-    """One worker: its own socket on the port, the app served on it once warm."""
+    """One worker: its own socket on the port, listening once the app has started."""
     import uvicorn
 
     try:
