@@ -57,7 +57,7 @@ class CountingStore:
         self._store = store
         self.calls: Counter[str] = Counter()
         self.seconds: defaultdict[str, float] = defaultdict(float)
-        self.queries = 0  # search_batch counts each of its queries
+        self.queries = 0  # a batch counts each of its queries
 
     def __getattr__(self, name: str) -> Any:
         target = getattr(self._store, name)
@@ -71,7 +71,7 @@ class CountingStore:
             finally:
                 self.calls[name] += 1
                 self.seconds[name] += time.perf_counter() - began
-                self.queries += len(args[0]) if name == "search_batch" and args else name == "search"
+                self.queries += len(args[0]) if name in ("search_batch", "search_with_records") and args else name == "search"
 
         return counted
 

@@ -242,11 +242,9 @@ class KnowledgeIndex:
             return []
         asked = [replace(q, limit=q.limit + _SPARE_HITS, candidates=q.candidates or prefetch_limit(_wide(q)))
                  for q in queries]
-        tenant = queries[0].filter.tenant
         found: list[list[ScoredChunk]] = []
         for _ in range(attempts):
-            raws = self.store.search_batch(asked)
-            live = self.store.get_documents(tenant, sorted({hit.chunk.document_id for raw in raws for hit in raw}))
+            raws, live = self.store.search_with_records(asked)
             found = [[h for h in raw if (rec := live.get(h.chunk.document_id)) and rec.version == h.chunk.version]
                      for raw in raws]
             stale = any((rec := live.get(h.chunk.document_id)) and rec.version > h.chunk.version

@@ -50,6 +50,7 @@ from knowledge.store import (
     parse_offset,
     prefetch_limit,
     record_from_payload,
+    search_with_records,
     store_errors,
     validate_query,
     validate_upsert,
@@ -195,10 +196,32 @@ class EdgeStore:
             validate_query(query, dim=self.dim)
         with store_errors("search"):
             self._check_open()
-            requests = [self._search_request(query) for query in queries]
-            found = ([self._chunks.query(requests[0])] if len(requests) == 1 else
-                     self._chunks.query_batch(qe.QueryBatchRequest(requests)))
-        return [hits_of(points, query) for points, query in zip(found, queries, strict=True)]
+            found = self._query([self._search_request(query) for query in queries])
+            # A hit's cosine to the query: the engine scores exactly the hits again in one dense search, which
+            # costs less than reading their vectors back (384 numbers each) and computing it here.
+            asked = [number for number, (query, points) in enumerate(zip(queries, found, strict=True))
+                     if query.with_similarity and query.dense is not None and points]
+            scored = self._query([self._similarity_request(queries[number], found[number]) for number in asked])
+        cosines = {number: {point.id: point.score for point in points}
+                   for number, points in zip(asked, scored, strict=True)}
+        return [hits_of(points, query, cosines.get(number, {}))
+                for number, (points, query) in enumerate(zip(found, queries, strict=True))]
+
+    def _query(self, requests: list[qe.QueryRequest]) -> list[list[qe.ScoredPoint]]:
+        if len(requests) < 2:
+            return [self._chunks.query(request) for request in requests]
+        return self._chunks.query_batch(qe.QueryBatchRequest(requests))
+
+    @staticmethod
+    def _similarity_request(query: StoreQuery, points: Sequence[qe.ScoredPoint]) -> qe.QueryRequest:
+        ids: set[qe.PointId] = {point.id for point in points}
+        dense = qe.Query.Nearest(list(map(float, query.dense or [])), using=DENSE)
+        return qe.QueryRequest(limit=len(ids), query=dense, filter=qe.Filter(must=[qe.HasIdCondition(ids)]),
+                               with_payload=False, with_vector=False)
+
+    def search_with_records(self, queries: Sequence[StoreQuery]
+                            ) -> tuple[list[list[ScoredChunk]], dict[str, DocumentRecord]]:
+        return search_with_records(self, queries)
 
     def _search_request(self, query: StoreQuery) -> qe.QueryRequest:
         terms = chunk_filter_terms(query.filter)
@@ -208,18 +231,16 @@ class EdgeStore:
         dense = None if query.dense is None else qe.Query.Nearest(list(map(float, query.dense)), using=DENSE)
         sparse = None if query.sparse is None else qe.Query.Nearest(
             qe.SparseVector(list(query.sparse.indices), [float(v) for v in query.sparse.values]), using=SPARSE)
-        with_vector: list[str] | bool = [DENSE] if query.with_similarity else False
         if dense is not None and sparse is not None:
             candidates = prefetch_limit(query)
             # The stub types Fusion.Rrf as a nested class rather than a Fusion; the engine accepts it.
             fusion = cast(qe.Fusion, qe.Fusion.Rrf(k=query.rrf_k))
             return qe.QueryRequest(
-                limit=query.limit, filter=flt, with_payload=True, query=fusion, with_vector=with_vector,
+                limit=query.limit, filter=flt, with_payload=True, query=fusion, with_vector=False,
                 prefetches=[qe.Prefetch(limit=candidates, query=dense, filter=flt),
                             qe.Prefetch(limit=candidates, query=sparse, filter=flt, params=idf)])
         if dense is not None:
-            return qe.QueryRequest(limit=query.limit, query=dense, filter=flt, with_payload=True,
-                                   with_vector=with_vector)
+            return qe.QueryRequest(limit=query.limit, query=dense, filter=flt, with_payload=True, with_vector=False)
         return qe.QueryRequest(limit=query.limit, query=sparse, filter=flt, with_payload=True, params=idf)
 
     # -- documents ---------------------------------------------------------

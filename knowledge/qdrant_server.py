@@ -44,6 +44,7 @@ from knowledge.store import (
     parse_offset,
     prefetch_limit,
     record_from_payload,
+    search_with_records,
     store_errors,
     validate_query,
     validate_upsert,
@@ -184,6 +185,10 @@ class ServerStore:
 
     def search_batch(self, queries: Sequence[StoreQuery]) -> list[list[ScoredChunk]]:
         return [self.search(query) for query in queries]  # a server round trip each; the results agree
+
+    def search_with_records(self, queries: Sequence[StoreQuery]
+                            ) -> tuple[list[list[ScoredChunk]], dict[str, DocumentRecord]]:
+        return search_with_records(self, queries)
 
     def _search_arguments(self, query: StoreQuery) -> dict[str, Any]:
         terms = chunk_filter_terms(query.filter)

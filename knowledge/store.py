@@ -77,6 +77,12 @@ class KnowledgeStore(Protocol):
         """Several searches in one call (one planned batch where the engine has one); results in order."""
         ...
 
+    def search_with_records(self, queries: Sequence[StoreQuery]
+                            ) -> tuple[list[list[ScoredChunk]], dict[str, DocumentRecord]]:
+        """``search_batch`` and the catalogue records of the documents its hits come from, in one call: one
+        round trip where the store is another process's (``search_with_records`` below, for the others)."""
+        ...
+
     def put_document(self, record: DocumentRecord) -> None:
         """Create or replace a catalogue entry (one point: an atomic switch)."""
         ...
@@ -130,13 +136,31 @@ def similarities(vectors: Sequence[Any], query: Sequence[float]) -> list[float]:
     return [float(x) for x in (rows @ wanted) / np.maximum(norms, 1e-12)]
 
 
-def hits_of(points: Sequence[Any], query: StoreQuery) -> list[ScoredChunk]:
+def hits_of(points: Sequence[Any], query: StoreQuery, cosines: Mapping[Any, float] | None = None
+            ) -> list[ScoredChunk]:
     """An engine's scored points (``payload``, ``score``, ``vector``) as hits, with their cosine similarity to the
-    query's dense vector when ``query.with_similarity``."""
-    cosines: list[float | None] = (list(similarities([p.vector for p in points], query.dense or []))
-                                   if query.with_similarity else [None] * len(points))
+    query's dense vector when ``query.with_similarity``: from ``cosines`` (by point id) where the engine scored
+    them, else computed from the points' vectors."""
+    similarity: list[float | None] = [None] * len(points)
+    if query.with_similarity:
+        similarity = ([cosines.get(p.id) for p in points] if cosines is not None
+                      else list(similarities([p.vector for p in points], query.dense or [])))
     return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score, similarity=cosine)
-            for point, cosine in zip(points, cosines, strict=True)]
+            for point, cosine in zip(points, similarity, strict=True)]
+
+
+def search_with_records(store: KnowledgeStore, queries: Sequence[StoreQuery]
+                        ) -> tuple[list[list[ScoredChunk]], dict[str, DocumentRecord]]:
+    """``KnowledgeStore.search_with_records`` of a store in this process: its searches, then one catalogue read.
+    The queries are of one tenant (the records are read in its catalogue)."""
+    tenants = {query.filter.tenant for query in queries}
+    if len(tenants) > 1:
+        raise InputError(f"one batch of searches is of one tenant, got {len(tenants)}")
+    found = store.search_batch(queries)
+    if not queries:
+        return found, {}
+    documents = sorted({hit.chunk.document_id for hits in found for hit in hits})
+    return found, store.get_documents(queries[0].filter.tenant, documents)
 
 
 def prefetch_limit(query: StoreQuery) -> int:

@@ -33,7 +33,7 @@ log = logging.getLogger("polydesk.store")
 
 _HEADER = struct.Struct("!I")
 _CALLS = frozenset({"upsert_chunks", "delete_chunks", "get_chunks", "count_chunks", "search", "search_batch",
-                    "put_document", "get_documents", "list_documents", "delete_document"})
+                    "search_with_records", "put_document", "get_documents", "list_documents", "delete_document"})
 
 
 def _send(conn: socket.socket, value: object) -> None:
@@ -165,6 +165,12 @@ class RemoteStore:
 
     def search_batch(self, queries: Sequence[StoreQuery]) -> list[list[ScoredChunk]]:
         found: list[list[ScoredChunk]] = self._call("search_batch", list(queries))
+        return found
+
+    def search_with_records(self, queries: Sequence[StoreQuery]
+                            ) -> tuple[list[list[ScoredChunk]], dict[str, DocumentRecord]]:
+        found: tuple[list[list[ScoredChunk]], dict[str, DocumentRecord]] = self._call("search_with_records",
+                                                                                      list(queries))
         return found
 
     def put_document(self, record: DocumentRecord) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -226,6 +226,14 @@ def test_searches_match_the_exact_oracle(loaded: dict[str, KnowledgeStore], back
         query = StoreQuery(filter=flt, dense=dense, sparse=terms, limit=10, rrf_k=5)
         assert_ranking(search(store, query), rrf_ranking(query), tol=1e-6)
 
+        # Every hybrid hit's similarity is its exact cosine to the query, the hits of the sparse side included.
+        cosine = dict(dense_ranking(dense, flt))
+        hits = store.search(replace(query, with_similarity=True))
+        assert hits and all(h.similarity == pytest.approx(cosine[h.chunk.point_id], abs=1e-5) for h in hits)
+        dense_side = {point_id for point_id, _ in dense_ranking(dense, flt)[:10]}
+        assert any(h.chunk.point_id not in dense_side for h in hits), \
+            "no hit comes from the sparse side only: the test would not show the cosine is of every hit"
+
 
 def _by_score(hits: list[ScoredChunk]) -> dict[float, set[str]]:
     groups: dict[float, set[str]] = {}
@@ -255,6 +263,32 @@ def test_a_batch_of_searches_equals_the_searches_one_by_one(loaded: dict[str, Kn
                    for h in hits if h.chunk.point_id in similarity)
         assert all(h.chunk.tenant == query.filter.tenant for h in hits)
     assert store.search_batch([]) == []
+
+
+def test_searches_with_records_give_the_hits_and_the_tenants_records_of_their_documents(
+        store: KnowledgeStore) -> None:
+    CORPUS.upsert_into(store)
+    # Records for some documents of both tenants; "policies/returns.md" is in both, at other versions.
+    for tenant, version in ((TENANTS[0], 2), (TENANTS[1], 1)):
+        for document_id in ("policies/returns.md", f"{tenant}/doc-1.md", f"{tenant}/doc-2.md"):
+            store.put_document(make_record(tenant, 1, version=version).model_copy(update={"document_id": document_id}))
+    flt = ChunkFilter(tenant=TENANTS[0])
+    dense, terms = queries(11)[0]
+    asked = [StoreQuery(filter=flt, dense=dense, sparse=terms, limit=40, with_similarity=True),
+             StoreQuery(filter=flt, dense=dense, limit=40)]
+
+    hits, records = store.search_with_records(asked)
+
+    assert [_by_score(found) for found in hits] == [_by_score(found) for found in store.search_batch(asked)]
+    named = {h.chunk.document_id for found in hits for h in found}
+    assert {"policies/returns.md", f"{TENANTS[0]}/doc-1.md"} <= named  # the limit reaches every document
+    assert records == store.get_documents(TENANTS[0], sorted(named))
+    assert set(records) == named & {"policies/returns.md", f"{TENANTS[0]}/doc-1.md", f"{TENANTS[0]}/doc-2.md"}
+    assert {record.tenant for record in records.values()} == {TENANTS[0]}
+    assert records["policies/returns.md"].version == 2  # this tenant's record, not the other's
+    assert store.search_with_records([]) == ([], {})
+    with pytest.raises(InputError):
+        store.search_with_records([asked[1], replace(asked[1], filter=ChunkFilter(tenant=TENANTS[1]))])
 
 
 def test_backends_agree_on_every_search(loaded: dict[str, KnowledgeStore]) -> None:
