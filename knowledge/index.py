@@ -80,7 +80,8 @@ def open_store(settings: Settings, *, dim: int) -> KnowledgeStore:
     from knowledge.qdrant_edge import EdgeStore
 
     return EdgeStore(path=settings.qdrant_path, dim=dim, collection_prefix=settings.collection_prefix,
-                     reserve_bytes=int(settings.storage_reserve_mb * 1024 * 1024))
+                     reserve_bytes=int(settings.storage_reserve_mb * 1024 * 1024),
+                     search_threads=settings.search_threads)
 
 
 class KnowledgeIndex:

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         default=None, description="Qdrant server URL; ':memory:' for qdrant-client local mode"
     )
     qdrant_api_key: SecretStr | None = None
+    search_threads: int = Field(
+        default=1, ge=0, le=256,
+        description="threads of the embedded engine's search pool (0: one per CPU); with 1 a search runs in the "
+                    "thread that asks, so concurrent requests are the parallelism and nothing is handed between "
+                    "threads",
+    )
     collection_prefix: str = Field(default="polydesk", pattern=r"^[A-Za-z0-9_-]{1,48}$")
     store_socket: Path | None = Field(
         default=None, description="set by `polydesk serve --workers N` for its workers: the socket of the process "

@@ -9,6 +9,7 @@ against each other. Every search also checks tenant isolation.
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Callable, Iterator
@@ -474,6 +475,23 @@ def test_edge_store_reopens_its_folder_and_refuses_another_dim(tmp_path: Path) -
         EdgeStore(path=tmp_path, dim=DIM * 2)
     with pytest.raises(StoreError, match="closed"):
         store.count_chunks(ChunkFilter(tenant="tidewell"))
+
+
+def test_the_search_pool_is_the_one_asked_for_whatever_the_folder_was_opened_with(tmp_path: Path) -> None:
+    flt, dense, terms = CASES[0]
+    query = StoreQuery(filter=flt, dense=dense, sparse=terms, limit=10, with_similarity=True)
+    found = {}
+    for threads in (1, 0, 1):  # 0: the engine's default; the engine keeps what a folder was last opened with
+        with EdgeStore(path=tmp_path, dim=DIM, search_threads=threads) as store:
+            if not found:
+                CORPUS.upsert_into(store)
+            hits = store.search(query)
+            found[threads] = (_by_score(hits), {h.chunk.point_id: h.similarity for h in hits})
+        config = json.loads((tmp_path / "polydesk_chunks" / "edge_config.json").read_text(encoding="utf-8"))
+        assert config["max_search_threads"] == threads
+    (ranks_pool, similarity_pool), (ranks, similarity) = found[0], found[1]
+    assert ranks_pool == ranks and ranks
+    assert all(similarity_pool[pid] == pytest.approx(similarity[pid], abs=1e-6) for pid in set(similarity) & set(similarity_pool))
 
 
 def test_server_store_checks_the_dim_of_existing_collections() -> None:
