@@ -3,7 +3,9 @@
 ``step()`` returns True when more work may be waiting (the next step runs at once) and False when it found
 none (the next runs after ``poll_s``). A step that raises is logged and the wait doubles with each failure
 in a row, up to ``max_backoff_s``; a step that succeeds resets it. ``on_start`` runs once in the thread
-before the first step (a warm-up); if it fails, that is logged and the steps run anyway.
+before the first step (a warm-up); if it fails, that is logged and the steps run anyway. ``nice`` lowers the
+thread's CPU priority by that much (Linux, where a thread has its own; the threads it starts inherit it): work
+that may wait, such as ingestion, then yields the cores to the answers served beside it.
 
 ``start()`` does nothing while the thread runs. ``stop(timeout_s)`` lets the current step finish, waiting
 at most ``timeout_s``, and logs a thread that did not end; ``stopping`` tells a long step to give up early.
@@ -18,6 +20,8 @@ Example:
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 
@@ -35,7 +39,7 @@ class Worker:
 
     def __init__(self, name: str, step: Callable[[], bool], *, poll_s: float, max_backoff_s: float,
                  on_start: Callable[[], None] | None = None, label: str | None = None,
-                 log: logging.Logger | None = None) -> None:
+                 log: logging.Logger | None = None, nice: int = 0) -> None:
         self.name = name
         self.step = step
         self.poll_s = poll_s
@@ -43,6 +47,7 @@ class Worker:
         self.on_start = on_start
         self.label = label or name
         self.log = log or logger
+        self.nice = nice
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -82,6 +87,12 @@ class Worker:
         return min(self.max_backoff_s, self.poll_s * 2 ** min(failures, _MAX_DOUBLINGS))
 
     def _run(self, stop: threading.Event) -> None:
+        if self.nice and sys.platform.startswith("linux"):
+            thread_id = threading.get_native_id()
+            try:
+                os.setpriority(os.PRIO_PROCESS, thread_id, os.getpriority(os.PRIO_PROCESS, thread_id) + self.nice)
+            except OSError as exc:
+                self.log.warning("%s: could not lower its CPU priority: %s", self.label, exc)
         if self.on_start is not None:
             try:
                 self.on_start()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -167,3 +169,20 @@ def test_stop_gives_up_on_a_step_that_does_not_end_and_says_so(workers: list[Wor
     release.set()
     thread.join(PATIENCE_S)
     assert not thread.is_alive()  # once the step returns, the thread ends: it was told to stop
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own CPU priority is Linux's")
+def test_a_nice_worker_runs_its_steps_at_a_lower_priority_and_leaves_the_process_as_it_was(
+        workers: list[Worker]) -> None:
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: list[int] = []
+
+    def step() -> bool:
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return False
+
+    workers.append(worker := Worker("polydesk-test-loop", step, poll_s=3600, max_backoff_s=3600, nice=5))
+    worker.start()
+    eventually(lambda: bool(seen))
+    assert seen == [min(19, before + 5)]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before  # the caller's thread: untouched
