@@ -71,7 +71,7 @@ logger = logging.getLogger(__name__)
 PREFIX = "polydesk:{jobs}:"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 # Measured (docs/performance.md, "Ingestion while serving"): answer p95 at 16 clients while 500 files are
-# ingested 0.87-1.14x its idle value with the worker at nice 10, 1.05-1.57x at the same priority as the answers.
+# ingested 0.87-1.24x its idle value with the worker at nice 10, 1.05-1.57x at the same priority as the answers.
 INGEST_NICE = 10
 __all__ = ["PREFIX", "Job", "JobError", "JobFile", "JobQueue", "JobStatus", "Spool"]
 _FINISHED_BYTES = tuple(status.encode() for status in FINISHED)
