@@ -8,7 +8,8 @@ socket in a private temporary folder. The process that starts it owns it:
   for as long as its redis-server runs (the server holds it too, so a server still saving after its owner
   died keeps the folder). Another process asking for the same folder gets a ``StoreError`` saying who owns
   it; it never attaches to a server it did not start. A copied data folder is another folder: it gets its
-  own server.
+  own server. The lock file also names the server's private run folder (socket, config, log), so the next
+  owner removes the one a killed owner left behind.
 - **shared within the process**: every client this process opens on the folder shares the one server
   (counted); the server stops (saving its data) when the last of them is closed, at interpreter exit,
   and, on Linux, when the owner dies in any way, SIGKILL included: the server is started with
@@ -47,6 +48,7 @@ from polydesk.errors import StoreError
 log = logging.getLogger("polydesk.redis")
 
 LOCK_NAME = "polydesk.lock"
+RUN_DIR_PREFIX = "polydesk-redis-"  # the private folder of a server's socket, config and log, in the temporary folder
 START_TIMEOUT_S = 30.0  # a large database takes a while to load
 STOP_TIMEOUT_S = 15.0  # the final save; then SIGKILL
 DEAD_OWNER_WAIT_S = 10.0  # an owner that died leaves its server a moment to save and exit
@@ -162,7 +164,8 @@ class EmbeddedServer:
         folder = rdb_path.parent
         folder.mkdir(parents=True, exist_ok=True)
         lock_fd = _lock_folder(folder)
-        run_dir = Path(tempfile.mkdtemp(prefix="polydesk-redis-"))
+        _remove_left_run_dir(lock_fd)
+        run_dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX))
         try:
             config = run_dir / "redis.conf"
             config.write_text(_config(rdb_path, run_dir), encoding="utf-8")
@@ -183,7 +186,7 @@ class EmbeddedServer:
                 os.close(lock_fd)
                 shutil.rmtree(run_dir, ignore_errors=True)
             raise
-        _record_owner(lock_fd, process.pid)
+        _record_owner(lock_fd, process.pid, run_dir)
         log.info("embedded redis-server started (pid %d) for %s", process.pid, folder)
         return server
 
@@ -260,9 +263,21 @@ def _lock_folder(folder: Path) -> int:
             raise
 
 
-def _record_owner(fd: int, server_pid: int) -> None:
+def _record_owner(fd: int, server_pid: int, run_dir: Path) -> None:
     os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()} {server_pid}\n".encode("ascii"), 0)
+    os.pwrite(fd, f"{os.getpid()} {server_pid} {run_dir}\n".encode(), 0)
+
+
+def _remove_left_run_dir(fd: int) -> None:
+    """The run folder of the folder's last owner, if that one was killed before it could remove it (SIGKILL):
+    the lock is ours now, so nobody uses it. Only a folder of ours in the temporary folder is removed."""
+    try:
+        recorded = os.pread(fd, 4096, 0).decode().split(maxsplit=2)[2].strip()
+    except (OSError, UnicodeDecodeError, IndexError):
+        return
+    left = Path(recorded)
+    if left.parent == Path(tempfile.gettempdir()) and left.name.startswith(RUN_DIR_PREFIX):
+        shutil.rmtree(left, ignore_errors=True)
 
 
 def _owner(fd: int) -> tuple[int | None, int | None]:

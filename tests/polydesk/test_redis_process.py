@@ -114,12 +114,15 @@ def test_the_server_stops_when_its_last_client_closes(tmp_path: Path) -> None:
 def test_the_server_dies_with_its_owner(owner: tuple[subprocess.Popen[str], int, Path], how: signal.Signals) -> None:
     process, redis_pid, data_dir = owner
     assert not _gone(redis_pid)
+    left = Path((data_dir / "redis" / "polydesk.lock").read_text().split(maxsplit=2)[2].strip())
+    assert (left / "redis.conf").is_file()  # the server's private folder: socket, config and log
     process.send_signal(how)
     process.wait()
     _wait_gone(redis_pid)
     client = connect_redis(_settings(data_dir))  # the folder is free again, and the owner's data was saved
     try:
         assert client.get("written-by") == b"owner"
+        assert not left.exists()  # the killed owner could not remove it; the next owner of the folder did
     finally:
         client.close()
 
