@@ -17,10 +17,6 @@ a running job without a lease back to the front of ``queued``, at most ``max_att
 the job fails with code ``abandoned``. Every write to a record is fenced by the lease token, so a worker
 that lost its job cannot overwrite the next run. ``stop()`` puts an unfinished job back in the queue.
 
-Priority: the worker thread runs at a lower CPU priority (``INGEST_NICE``, Linux), so an upload waits for the
-cores while customers are being answered beside it instead of slowing their answers; on idle cores it runs at
-full speed.
-
 Example:
     >>> queue = JobQueue(client, index=index, settings=settings)           # doctest: +SKIP
     >>> queue.start()                                                       # doctest: +SKIP
@@ -64,15 +60,12 @@ from knowledge.index import KnowledgeIndex
 from polydesk.errors import NotFoundError, PolydeskError
 from polydesk.redisdb import redis_errors
 from polydesk.settings import Settings
-from polydesk.worker import Worker
+from polydesk.worker import BACKGROUND_NICE, Worker
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "polydesk:{jobs}:"
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
-# Measured (docs/performance.md, "Ingestion while serving"): answer p95 at 16 clients while 500 files are
-# ingested 0.87-1.24x its idle value with the worker at nice 10, 1.05-1.57x at the same priority as the answers.
-INGEST_NICE = 10
 __all__ = ["PREFIX", "Job", "JobError", "JobFile", "JobQueue", "JobStatus", "Spool"]
 _FINISHED_BYTES = tuple(status.encode() for status in FINISHED)
 
@@ -167,7 +160,7 @@ class JobQueue:
         self._last_recover = 0.0  # time.monotonic() of the last recover() and sweep_spool()
         self._worker = Worker("polydesk-ingest-jobs", self._step, poll_s=poll_s,
                               max_backoff_s=min(30.0, poll_s * 2**7),  # 7 doublings at most, and 30 s
-                              on_start=self._warm_up, label="ingestion worker", log=logger, nice=INGEST_NICE)
+                              on_start=self._warm_up, label="ingestion worker", log=logger, nice=BACKGROUND_NICE)
 
     # -- submitting and reading ------------------------------------------------------------------------------
 
