@@ -43,6 +43,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,7 +61,7 @@ from knowledge.index import KnowledgeIndex
 from polydesk.errors import NotFoundError, PolydeskError
 from polydesk.redisdb import redis_errors
 from polydesk.settings import Settings
-from polydesk.worker import BACKGROUND_NICE, Worker
+from polydesk.worker import Worker, lower_priority
 
 logger = logging.getLogger(__name__)
 
@@ -147,8 +148,7 @@ class JobQueue:
                  poll_s: float = 0.2, max_attempts: int = 3, orphan_spool_s: float = 3600.0) -> None:
         self.client, self.index, self.settings = client, index, settings
         self.lease_s, self.poll_s, self.max_attempts = lease_s, poll_s, max_attempts
-        self.orphan_spool_s = orphan_spool_s
-        self.retention_s = max(1, int(settings.job_retention_hours * 3600))
+        self.orphan_spool_s, self.retention_s = orphan_spool_s, max(1, int(settings.job_retention_hours * 3600))
         self._take = client.register_script(_TAKE)
         self._recover = client.register_script(_RECOVER)
         self._update = client.register_script(_UPDATE)
@@ -158,9 +158,9 @@ class JobQueue:
         self.sources = SourceStore(client)
         self._ingestor: Ingestor | None = None
         self._last_recover = 0.0  # time.monotonic() of the last recover() and sweep_spool()
-        self._worker = Worker("polydesk-ingest-jobs", self._step, poll_s=poll_s,
-                              max_backoff_s=min(30.0, poll_s * 2**7),  # 7 doublings at most, and 30 s
-                              on_start=self._warm_up, label="ingestion worker", log=logger, nice=BACKGROUND_NICE)
+        self._worker = Worker("polydesk-ingest-jobs", self._step, poll_s=poll_s, max_backoff_s=min(30.0, poll_s * 2**7),
+                              on_start=self._warm_up, label="ingestion worker", log=logger)
+        self._runner = ThreadPoolExecutor(1, "polydesk-ingest-run", lower_priority)  # jobs: lower CPU priority
 
     # -- submitting and reading ------------------------------------------------------------------------------
 
@@ -304,7 +304,7 @@ class JobQueue:
         if taken is None:
             return None
         job_id = taken.decode() if isinstance(taken, bytes) else str(taken)
-        self._run(job_id, token)
+        self._runner.submit(self._run, job_id, token).result()
         return job_id
 
     def _step(self) -> bool:

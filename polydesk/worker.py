@@ -3,9 +3,12 @@
 ``step()`` returns True when more work may be waiting (the next step runs at once) and False when it found
 none (the next runs after ``poll_s``). A step that raises is logged and the wait doubles with each failure
 in a row, up to ``max_backoff_s``; a step that succeeds resets it. ``on_start`` runs once in the thread
-before the first step (a warm-up); if it fails, that is logged and the steps run anyway. ``nice`` lowers the
-thread's CPU priority by that much (Linux, where a thread has its own; the threads it starts inherit it): work
-that may wait, such as ingestion, then yields the cores to the answers served beside it.
+before the first step (a warm-up); if it fails, that is logged and the steps run anyway.
+
+``lower_priority()`` lowers the calling thread's CPU priority (Linux, where a thread has its own; the threads it
+starts inherit it): work that may wait, such as ingesting an upload, then yields the cores to the answers
+served beside it. Such a thread still takes the interpreter lock, and the kernel seldom runs it on busy cores,
+so it should not hold the lock often: give it the long work only (the ingestion jobs), not a polling loop.
 
 ``start()`` does nothing while the thread runs. ``stop(timeout_s)`` lets the current step finish, waiting
 at most ``timeout_s``, and logs a thread that did not end; ``stopping`` tells a long step to give up early.
@@ -34,6 +37,17 @@ _MAX_DOUBLINGS = 64  # beyond any cap, and 2**64 still fits a float
 BACKGROUND_NICE = 10
 
 
+def lower_priority(by: int = BACKGROUND_NICE) -> None:
+    """Lower the calling thread's CPU priority by ``by`` (Linux; elsewhere nothing happens)."""
+    if not sys.platform.startswith("linux"):
+        return
+    thread_id = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread_id, os.getpriority(os.PRIO_PROCESS, thread_id) + by)
+    except OSError as exc:
+        logger.warning("could not lower the CPU priority of thread %s: %s", threading.current_thread().name, exc)
+
+
 class Worker:
     """Runs ``step`` in a daemon thread named ``name`` until stopped (see the module docstring).
 
@@ -43,7 +57,7 @@ class Worker:
 
     def __init__(self, name: str, step: Callable[[], bool], *, poll_s: float, max_backoff_s: float,
                  on_start: Callable[[], None] | None = None, label: str | None = None,
-                 log: logging.Logger | None = None, nice: int = 0) -> None:
+                 log: logging.Logger | None = None) -> None:
         self.name = name
         self.step = step
         self.poll_s = poll_s
@@ -51,7 +65,6 @@ class Worker:
         self.on_start = on_start
         self.label = label or name
         self.log = log or logger
-        self.nice = nice
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -91,12 +104,6 @@ class Worker:
         return min(self.max_backoff_s, self.poll_s * 2 ** min(failures, _MAX_DOUBLINGS))
 
     def _run(self, stop: threading.Event) -> None:
-        if self.nice and sys.platform.startswith("linux"):
-            thread_id = threading.get_native_id()
-            try:
-                os.setpriority(os.PRIO_PROCESS, thread_id, os.getpriority(os.PRIO_PROCESS, thread_id) + self.nice)
-            except OSError as exc:
-                self.log.warning("%s: could not lower its CPU priority: %s", self.label, exc)
         if self.on_start is not None:
             try:
                 self.on_start()

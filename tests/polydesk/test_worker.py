@@ -8,10 +8,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from polydesk.worker import Worker
+from polydesk.worker import BACKGROUND_NICE, Worker, lower_priority
 
 pytestmark = pytest.mark.unit
 
@@ -172,17 +173,9 @@ def test_stop_gives_up_on_a_step_that_does_not_end_and_says_so(workers: list[Wor
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own CPU priority is Linux's")
-def test_a_nice_worker_runs_its_steps_at_a_lower_priority_and_leaves_the_process_as_it_was(
-        workers: list[Worker]) -> None:
+def test_lower_priority_lowers_the_calling_thread_only() -> None:
     before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    seen: list[int] = []
-
-    def step() -> bool:
-        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-        return False
-
-    workers.append(worker := Worker("polydesk-test-loop", step, poll_s=3600, max_backoff_s=3600, nice=5))
-    worker.start()
-    eventually(lambda: bool(seen))
-    assert seen == [min(19, before + 5)]
+    with ThreadPoolExecutor(1, initializer=lower_priority) as runner:  # how the ingestion jobs run
+        seen = runner.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
+    assert seen == min(19, before + BACKGROUND_NICE)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before  # the caller's thread: untouched
