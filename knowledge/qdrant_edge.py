@@ -207,12 +207,15 @@ class EdgeStore:
             validate_query(query, dim=self.dim)
         with store_errors("search"):
             self._check_open()
-            found = self._query([self._search_request(query) for query in queries])
+            # Each query's dense side, made once: the search and the cosines of its hits share it.
+            denses = [None if q.dense is None else qe.Query.Nearest(list(map(float, q.dense)), using=DENSE)
+                      for q in queries]
+            found = self._query([self._search_request(q, dense) for q, dense in zip(queries, denses, strict=True)])
             # A hit's cosine to the query: the engine scores exactly the hits again in one dense search, which
             # costs less than reading their vectors back (384 numbers each) and computing it here.
             asked = [number for number, (query, points) in enumerate(zip(queries, found, strict=True))
-                     if query.with_similarity and query.dense is not None and points]
-            scored = self._query([self._similarity_request(queries[number], found[number]) for number in asked])
+                     if query.with_similarity and denses[number] is not None and points]
+            scored = self._query([self._similarity_request(denses[number], found[number]) for number in asked])
         cosines = {number: {point.id: point.score for point in points}
                    for number, points in zip(asked, scored, strict=True)}
         return [hits_of(points, query, cosines.get(number, {}))
@@ -224,9 +227,8 @@ class EdgeStore:
         return self._chunks.query_batch(qe.QueryBatchRequest(requests))
 
     @staticmethod
-    def _similarity_request(query: StoreQuery, points: Sequence[qe.ScoredPoint]) -> qe.QueryRequest:
+    def _similarity_request(dense: Any, points: Sequence[qe.ScoredPoint]) -> qe.QueryRequest:
         ids: set[qe.PointId] = {point.id for point in points}
-        dense = qe.Query.Nearest(list(map(float, query.dense or [])), using=DENSE)
         return qe.QueryRequest(limit=len(ids), query=dense, filter=qe.Filter(must=[qe.HasIdCondition(ids)]),
                                with_payload=False, with_vector=False)
 
@@ -234,12 +236,11 @@ class EdgeStore:
                             ) -> tuple[list[list[ScoredChunk]], dict[str, DocumentRecord]]:
         return search_with_records(self, queries)
 
-    def _search_request(self, query: StoreQuery) -> qe.QueryRequest:
+    def _search_request(self, query: StoreQuery, dense: Any) -> qe.QueryRequest:
         terms = chunk_filter_terms(query.filter)
         flt = _edge_filter(terms)
         # Sparse IDF counts only the tenant's own chunks: another tenant's vocabulary must not shift scores.
         idf = qe.SearchParams(idf=qe.IdfParams(corpus=_edge_filter(terms[:1])))
-        dense = None if query.dense is None else qe.Query.Nearest(list(map(float, query.dense)), using=DENSE)
         sparse = None if query.sparse is None else qe.Query.Nearest(
             qe.SparseVector(list(query.sparse.indices), [float(v) for v in query.sparse.values]), using=SPARSE)
         if dense is not None and sparse is not None:

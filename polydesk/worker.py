@@ -32,8 +32,8 @@ logger = logging.getLogger(__name__)
 
 _MAX_DOUBLINGS = 64  # beyond any cap, and 2**64 still fits a float
 # The ``nice`` of work that may wait (the ingestion jobs). Measured (docs/performance.md, "Ingestion while
-# serving"): answer p95 at 16 clients while 500 files are ingested 0.87-1.24x its idle value with the ingestion
-# worker at nice 10, 1.05-1.57x at the answers' priority; the upload took 16-17 s instead of 15.
+# serving"): answer p95 at 16 clients while 500 files are ingested 0.87-1.24x its idle value with ingestion at
+# nice 10, 1.05-1.57x at the answers' priority; the upload took 16-17 s instead of 15.
 BACKGROUND_NICE = 10
 
 
