@@ -41,6 +41,7 @@ from agent.schema import Escalation, Reply, Turn
 from polydesk.errors import ConflictError, StoreError
 from polydesk.redisdb import redis_errors
 from polydesk.settings import Settings
+from polydesk.waiting import remote_wait
 
 KEY_PREFIX = "polydesk:conv"
 LOCK_PREFIX = "polydesk:lock:conv"
@@ -229,7 +230,10 @@ class ConversationStore:
         token = uuid.uuid4().hex
         try:
             with redis_errors("lock the conversation"):
-                acquired = lock.acquire(token=token)
+                acquired = lock.acquire(blocking=False, token=token)
+                if not acquired:  # another message of this conversation is being answered: a wait, not CPU work
+                    with remote_wait():
+                        acquired = lock.acquire(token=token)
         except StoreError:  # the SET may have reached Redis (and its AOF) without its reply: release it later
             self._release(lock, token)
             raise

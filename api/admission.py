@@ -6,10 +6,10 @@ waits for all of them. ``Admission`` lets ``slots`` answers work at once (the re
 which costs nothing) and gives each waiting request at most ``queue_budget_s``: a request that has not started
 by then gets ``503 overloaded`` with ``Retry-After`` (or, with ``POLYDESK_DEGRADED_REPLY``, the safe reply and
 the message kept for a person), so a surge past capacity is refused fast and cleanly instead of queueing for
-seconds. An answer that waits on a hosted LLM gives its slot back for the wait (``polydesk.waiting``): the
-slots bound the CPU work, not the calls in flight. When the call returns, the answer takes a slot again before
-any request that has not started: work under way finishes first, so an answer's own time is not stretched by
-the arrivals that came during its LLM call.
+seconds. An answer that waits on a hosted LLM gives its slot back for the wait, once the wait has lasted a few
+milliseconds (``polydesk.waiting``): the slots bound the CPU work, not the calls in flight. When the call
+returns, the answer takes a slot again before any request that has not started: work under way finishes first,
+so an answer's own time is not stretched by the arrivals that came during its LLM call.
 
 Example (in an ``async`` route)::
 
@@ -18,8 +18,10 @@ Example (in an ``async`` route)::
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -99,7 +101,7 @@ class Admission:
         """``work()`` in a worker thread once a slot is free; ``OverloadedError`` when none frees within the
         budget, or at once when the requests ahead of it would take longer than the budget."""
         arrived, reached = _arrival(), time.monotonic()
-        slot = _Slot(self._admitted)
+        slot = _Slot(self._admitted, asyncio.get_running_loop())
         slot.held = self._admitted.take_nowait()  # a free slot is taken even when the budget is spent
         if not slot.held and not self._hopeless(arrived):
             await self._wait(slot, arrived)
@@ -192,17 +194,37 @@ class _Slots:
 
 
 class _Slot:
-    """One admitted answer's slot, given back and taken again from its worker thread (``remote_wait``)."""
+    """One admitted answer's slot, lent out and taken again around its worker thread's remote waits
+    (``polydesk.waiting.remote_wait``). A wait asks the event loop for a timer and goes on at once; if the timer
+    fires while the wait lasts, the loop hands the slot to the next in line. A wait that ends before it keeps the
+    slot and never waits for the loop; its timer, fired later, finds the wait over and does nothing."""
 
-    def __init__(self, slots: _Slots) -> None:
+    def __init__(self, slots: _Slots, loop: asyncio.AbstractEventLoop) -> None:
         self._slots = slots
-        self.held = False
+        self._loop = loop
+        self.held = False  # read and written by the worker thread while it runs, by the loop before and after
+        self._lock = threading.Lock()  # the worker thread and the loop's timer decide who ends a wait
+        self._wait = 0  # which wait a timer belongs to (a stale timer must not lend a later wait's slot)
+        self._waiting = False
+        self._lent = False
 
-    def release(self) -> None:
-        anyio.from_thread.run_sync(self._slots.give)
-        self.held = False
+    def wait_begins(self, lend_after_s: float) -> None:
+        with self._lock:
+            self._wait += 1
+            self._waiting = True
+        self._loop.call_soon_threadsafe(self._loop.call_later, lend_after_s, self._lend, self._wait)
 
-    def reacquire(self) -> None:
-        # No queue budget here: the answer is under way, and finishing it is worth the wait; it goes first.
-        anyio.from_thread.run(partial(self._slots.take, resuming=True))
-        self.held = True
+    def _lend(self, wait: int) -> None:  # on the loop
+        with self._lock:
+            if not self._waiting or wait != self._wait:
+                return
+            self._lent, self.held = True, False
+        self._slots.give()
+
+    def wait_ends(self) -> None:
+        with self._lock:
+            self._waiting = False
+            lent, self._lent = self._lent, False
+        if lent:  # no queue budget here: the answer is under way and finishing it is worth the wait; it goes first
+            anyio.from_thread.run(partial(self._slots.take, resuming=True))
+            self.held = True

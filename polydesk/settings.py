@@ -170,10 +170,11 @@ class Settings(BaseSettings):
     answer_concurrency: int = Field(
         default=2, ge=1, le=256,
         description="answers computed at once by one `polydesk serve` process; more requests wait (api/admission.py); "
-                    "an answer waiting on a hosted LLM or a brand's API gives its slot back meanwhile, so the slots "
-                    "do not limit the LLM calls in flight. 1 gives the lowest own time per answer at full load; 2 "
-                    "keeps one long answer (an upload ingested in the same process) from making the next customer wait "
-                    "(docs/performance.md); for more cores, more processes (`--workers`)",
+                    "an answer waiting on a hosted LLM, a brand's API or its conversation's previous message gives its "
+                    "slot back meanwhile, so the slots do not limit the calls in flight. Unset: 2 in a lone process "
+                    "(one answer's model and search run while another's Python does), 1 in each process of "
+                    "`serve --workers N` (a process per core: the lowest own time per answer at full load; "
+                    "docs/performance.md)",
     )
     answer_queue_ms: int = Field(
         default=500, ge=1, le=60_000,

@@ -48,6 +48,8 @@ def serve(
         console.print(f"{len(keys)} API keys loaded for tenants {', '.join(sorted({k.tenant for k in keys}))}")
     with errors(False), shared_for_workers(settings, workers):
         if workers > 1:
+            if "answer_concurrency" not in settings.model_fields_set:  # a process per core, an answer at a time
+                os.environ["POLYDESK_ANSWER_CONCURRENCY"] = "1"
             run_workers(host=host, port=port, workers=workers, log_level=log_level)
         else:
             uvicorn.run(APP, factory=True, host=host, port=port, log_level=log_level)

@@ -1,7 +1,7 @@
 """Admission control: a few answers at work at once, a bounded wait, then ``503 overloaded`` with ``Retry-After``.
 
 The only slot is held by a real request that waits for its conversation (the test holds the conversation's
-lock in Redis, as a second message of the same conversation would); meanwhile a new request is refused after the
+lock in Redis, as a second message of the same conversation would, and such a wait keeps its slot here); meanwhile a new request is refused after the
 queue budget, or, with ``POLYDESK_DEGRADED_REPLY``, gets the safe reply and its message is kept for a person.
 """
 
@@ -20,6 +20,7 @@ import anyio
 import pytest
 from fastapi.testclient import TestClient
 
+from agent.state import LOCK_PREFIX
 from api.admission import Admission, _Slots
 from polydesk.errors import OverloadedError
 from polydesk.waiting import remote_wait
@@ -27,8 +28,9 @@ from tests.api.conftest import ApiHarness
 
 
 @contextmanager
-def _slot_held(api: ApiHarness, client: TestClient) -> Iterator[list[Any]]:
-    """The app's only answer slot taken by a follow-up that waits for its conversation's lock (held here)."""
+def _follow_up_waiting(api: ApiHarness, client: TestClient) -> Iterator[list[Any]]:
+    """A follow-up admitted (it took the app's only answer slot) and waiting for its conversation's lock, held
+    here until the block ends; then it is answered."""
     services = client.app.state.services  # type: ignore[attr-defined]
     first = client.post("/v1/answer", headers=api.headers("connector"),
                         json={"message": "Wie lange dauert der Versand?", "market": "DE", "channel": "web"})
@@ -44,16 +46,45 @@ def _slot_held(api: ApiHarness, client: TestClient) -> Iterator[list[Any]]:
         deadline = time.monotonic() + 30
         while services.admission.busy < 1 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert services.admission.busy == 1
-        yield done
-    waiting.join(timeout=60)
+        try:
+            assert services.admission.busy == 1
+            yield done
+            assert not done, "the follow-up waits for its conversation"
+        finally:  # a failed check still lets the follow-up end before the app stops
+            services.conversations.client.delete(f"{LOCK_PREFIX}:tidewell:{conversation_id}")
+            waiting.join(timeout=60)
     assert done and done[0].status_code == 200, "the admitted request is answered once its conversation is free"
 
 
+@pytest.fixture
+def waits_keep_their_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wait on another service (here: a follow-up's wait for its conversation) keeps its slot for 60 s."""
+    monkeypatch.setattr("polydesk.waiting.LEND_AFTER_S", 60.0)
+
+
+def test_a_follow_up_waiting_for_its_conversation_lends_its_slot_to_other_customers(
+        api: ApiHarness, app_on: Callable[..., TestClient], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One slot. A follow-up waits for its conversation (the message before it still being answered): once the
+    wait has lasted the lending delay, its slot goes to another customer's message, answered meanwhile."""
+    monkeypatch.setattr("polydesk.waiting.LEND_AFTER_S", 0.5)  # long enough to see the slot held first
+    with app_on(api.services.redis, tmp_path, answer_concurrency=1, answer_queue_ms=100) as client:
+        admission = client.app.state.services.admission  # type: ignore[attr-defined]
+        with _follow_up_waiting(api, client):
+            deadline = time.monotonic() + 30
+            while admission.busy > 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            other = client.post("/v1/answer", headers=api.headers("connector"),
+                                json={"message": "Berapa lama pengiriman ke Jakarta?", "market": "ID",
+                                      "channel": "whatsapp"})
+            assert other.status_code == 200, other.text
+            assert other.json()["language"] == "id"
+
+
+@pytest.mark.usefixtures("waits_keep_their_slot")
 def test_past_the_queue_budget_a_request_gets_503_overloaded_with_retry_after(
         api: ApiHarness, app_on: Callable[..., TestClient], tmp_path: Path) -> None:
     with app_on(api.services.redis, tmp_path, answer_concurrency=1, answer_queue_ms=100) as client:
-        with _slot_held(api, client):
+        with _follow_up_waiting(api, client):
             refused = client.post("/v1/answer", headers=api.headers("connector"),
                                   json={"message": "返品は何日以内ですか", "market": "JP", "channel": "line"})
             admission = client.app.state.services.admission  # type: ignore[attr-defined]
@@ -75,11 +106,12 @@ def test_past_the_queue_budget_a_request_gets_503_overloaded_with_retry_after(
         assert "polydesk_overloaded_requests_total 2.0" in client.get("/metrics").text
 
 
+@pytest.mark.usefixtures("waits_keep_their_slot")
 def test_with_the_degraded_reply_an_overloaded_request_is_kept_for_a_person(
         api: ApiHarness, app_on: Callable[..., TestClient], tmp_path: Path) -> None:
     with app_on(api.services.redis, tmp_path, answer_concurrency=1, answer_queue_ms=100,
                 degraded_reply=True) as client:
-        with _slot_held(api, client):
+        with _follow_up_waiting(api, client):
             response = client.post("/v1/answer", headers=api.headers("connector"), json={
                 "message": "ส่งฟรีเมื่อซื้อครบเท่าไหร่", "market": "TH", "channel": "line", "customer_id": "line-u1"})
         assert response.status_code == 200, response.text
@@ -171,6 +203,43 @@ def test_work_waiting_on_a_remote_call_gives_its_slot_back_and_takes_one_again()
     assert most == 1
     with remote_wait():  # outside admitted work: nothing to give back
         pass
+
+
+@pytest.mark.unit
+def test_a_remote_call_shorter_than_the_lending_delay_keeps_its_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One slot, lent after 0.3 s of a remote wait. ``quick`` makes a call that returns at once, then computes for
+    0.6 s more, past the moment its call's timer fires: ``next`` (queued meanwhile) starts only once ``quick``
+    has ended, since the stale timer lends nothing. Then ``slow`` waits 1 s on its call: ``next`` starts during
+    that wait."""
+    monkeypatch.setattr("polydesk.waiting.LEND_AFTER_S", 0.3)
+    events: list[str] = []
+
+    def quick() -> None:
+        with remote_wait():
+            pass
+        time.sleep(0.6)
+        events.append("quick ends")
+
+    def slow() -> None:
+        with remote_wait():
+            time.sleep(1.0)
+        events.append("slow ends")
+
+    async def scenario(first: Callable[[], None]) -> None:
+        admission = Admission(slots=1, queue_budget_s=30)
+        async with anyio.create_task_group() as group:
+            group.start_soon(admission.run, first)
+            with anyio.fail_after(30):
+                while admission.busy < 1:
+                    await anyio.sleep(0.005)
+            group.start_soon(admission.run, lambda: events.append("next starts"))
+        assert admission.busy == 0
+
+    anyio.run(scenario, quick)
+    assert events == ["quick ends", "next starts"]
+    events.clear()
+    anyio.run(scenario, slow)
+    assert events == ["next starts", "slow ends"]
 
 
 @pytest.mark.unit

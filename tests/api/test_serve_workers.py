@@ -75,6 +75,7 @@ def test_two_workers_share_the_embedded_store_and_redis(tmp_path: Path) -> None:
     env = {**os.environ, "POLYDESK_DATA_DIR": str(tmp_path / "data"), "POLYDESK_API_KEYS": json.dumps(keys)}
     env.pop("POLYDESK_REDIS_URL", None)
     env.pop("POLYDESK_QDRANT_URL", None)
+    env.pop("POLYDESK_ANSWER_CONCURRENCY", None)
     command = [sys.executable, "-c", "from api.cli.main import app; app()", "serve", "--port", str(port),
                "--workers", "2", "--log-level", "warning"]
     serve = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -92,8 +93,9 @@ def test_two_workers_share_the_embedded_store_and_redis(tmp_path: Path) -> None:
             time.sleep(0.5)
         children = psutil.Process(serve.pid).children(recursive=True)
         assert sum(1 for c in children if c.name() == "redis-server") == 1  # one redis-server for all workers
-        socket_path = Path(next(c for c in psutil.Process(serve.pid).children()
-                                if "python" in c.name()).environ()["POLYDESK_STORE_SOCKET"])
+        worker_environ = next(c for c in psutil.Process(serve.pid).children() if "python" in c.name()).environ()
+        socket_path = Path(worker_environ["POLYDESK_STORE_SOCKET"])
+        assert worker_environ["POLYDESK_ANSWER_CONCURRENCY"] == "1"  # unset by the operator: a process per core
         assert socket_path.exists() and oct(socket_path.parent.stat().st_mode & 0o777) == "0o700"
 
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {CONTENT}"}, timeout=60) as content:
