@@ -1,8 +1,9 @@
 """Admission control: a few answers at work at once, a bounded wait, then ``503 overloaded`` with ``Retry-After``.
 
 The only slot is held by a real request that waits for its conversation (the test holds the conversation's
-lock in Redis, as a second message of the same conversation would, and such a wait keeps its slot here); meanwhile a new request is refused after the
-queue budget, or, with ``POLYDESK_DEGRADED_REPLY``, gets the safe reply and its message is kept for a person.
+lock in Redis, as a second message of the same conversation would, and such a wait keeps its slot here);
+meanwhile a new request is refused after the queue budget, or, with ``POLYDESK_DEGRADED_REPLY``, gets the safe
+reply and its message is kept for a person.
 """
 
 from __future__ import annotations
