@@ -202,29 +202,28 @@ class _Slot:
     def __init__(self, slots: _Slots, loop: asyncio.AbstractEventLoop) -> None:
         self._slots = slots
         self._loop = loop
-        self.held = False  # read and written by the worker thread while it runs, by the loop before and after
+        self.held = False  # set by the loop before the work and by its timer during a wait; by the worker after one
         self._lock = threading.Lock()  # the worker thread and the loop's timer decide who ends a wait
-        self._wait = 0  # which wait a timer belongs to (a stale timer must not lend a later wait's slot)
-        self._waiting = False
-        self._lent = False
+        self._waits = 0  # waits begun so far: a timer belongs to one (a stale one must not lend a later wait's slot)
+        self._open: int | None = None  # the wait under way, if any
 
     def wait_begins(self, lend_after_s: float) -> None:
         with self._lock:
-            self._wait += 1
-            self._waiting = True
-        self._loop.call_soon_threadsafe(self._loop.call_later, lend_after_s, self._lend, self._wait)
+            self._waits += 1
+            self._open = wait = self._waits
+        self._loop.call_soon_threadsafe(self._loop.call_later, lend_after_s, self._lend, wait)
 
     def _lend(self, wait: int) -> None:  # on the loop
         with self._lock:
-            if not self._waiting or wait != self._wait:
+            if wait != self._open:
                 return
-            self._lent, self.held = True, False
+            self.held = False
         self._slots.give()
 
     def wait_ends(self) -> None:
         with self._lock:
-            self._waiting = False
-            lent, self._lent = self._lent, False
+            self._open = None
+            lent = not self.held
         if lent:  # no queue budget here: the answer is under way and finishing it is worth the wait; it goes first
             anyio.from_thread.run(partial(self._slots.take, resuming=True))
             self.held = True
