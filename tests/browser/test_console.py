@@ -97,7 +97,8 @@ def test_a_content_editor_uploads_finds_asks_and_deletes(chrome: Any, console_si
                                                          tmp_path: Path) -> None:
     page = Page(chrome, console_site)
     page.sign_in(KEYS["connector"])
-    assert "/console/login" in chrome.current_url and page.one("[role=alert]").text
+    refusal = page.wait(lambda: page.all("[role=alert]"))  # the form's answer: the login page again, with why
+    assert "/console/login" in chrome.current_url and refusal[0].text
     page.shot("login-refused")
 
     page.sign_in(KEYS["content"])
