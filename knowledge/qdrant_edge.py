@@ -52,7 +52,7 @@ from knowledge.store import (
     record_from_payload,
     search_with_records,
     store_errors,
-    validate_query,
+    validate_queries,
     validate_upsert,
 )
 from polydesk.diskspace import MB, ensure_free
@@ -203,13 +203,17 @@ class EdgeStore:
         return self.search_batch([query])[0]
 
     def search_batch(self, queries: Sequence[StoreQuery]) -> list[list[ScoredChunk]]:
-        for query in queries:
-            validate_query(query, dim=self.dim)
+        validate_queries(queries, dim=self.dim)
         with store_errors("search"):
             self._check_open()
-            # Each query's dense side, made once: the search and the cosines of its hits share it.
-            denses = [None if q.dense is None else qe.Query.Nearest(list(map(float, q.dense)), using=DENSE)
-                      for q in queries]
+            # Each dense vector's query, made once: the search and the cosines of its hits share it, and so do
+            # the queries of one vector (the pipeline searches a message's vector hybrid and dense).
+            made: dict[int, Any] = {}
+            denses = []
+            for q in queries:
+                if q.dense is not None and id(q.dense) not in made:
+                    made[id(q.dense)] = qe.Query.Nearest(list(map(float, q.dense)), using=DENSE)
+                denses.append(None if q.dense is None else made[id(q.dense)])
             found = self._query([self._search_request(q, dense) for q, dense in zip(queries, denses, strict=True)])
             # A hit's cosine to the query: the engine scores exactly the hits again in one dense search, which
             # costs less than reading their vectors back (384 numbers each) and computing it here.
@@ -218,7 +222,8 @@ class EdgeStore:
             scored = self._query([self._similarity_request(denses[number], found[number]) for number in asked])
         cosines = {number: {point.id: point.score for point in points}
                    for number, points in zip(asked, scored, strict=True)}
-        return [hits_of(points, query, cosines.get(number, {}))
+        chunks: dict[Any, Chunk] = {}
+        return [hits_of(points, query, cosines.get(number, {}), chunks)
                 for number, (points, query) in enumerate(zip(found, queries, strict=True))]
 
     def _query(self, requests: list[qe.QueryRequest]) -> list[list[qe.ScoredPoint]]:

@@ -136,17 +136,24 @@ def similarities(vectors: Sequence[Any], query: Sequence[float]) -> list[float]:
     return [float(x) for x in (rows @ wanted) / np.maximum(norms, 1e-12)]
 
 
-def hits_of(points: Sequence[Any], query: StoreQuery, cosines: Mapping[Any, float] | None = None
-            ) -> list[ScoredChunk]:
+def hits_of(points: Sequence[Any], query: StoreQuery, cosines: Mapping[Any, float] | None = None,
+            chunks: dict[Any, Chunk] | None = None) -> list[ScoredChunk]:
     """An engine's scored points (``payload``, ``score``, ``vector``) as hits, with their cosine similarity to the
     query's dense vector when ``query.with_similarity``: from ``cosines`` (by point id) where the engine scored
-    them, else computed from the points' vectors."""
+    them, else computed from the points' vectors. ``chunks`` (by point id) is shared by the searches of one batch:
+    a point found by several of them is made into a chunk once (chunks are frozen), and crosses a process once."""
     similarity: list[float | None] = [None] * len(points)
     if query.with_similarity:
         similarity = ([cosines.get(p.id) for p in points] if cosines is not None
                       else list(similarities([p.vector for p in points], query.dense or [])))
-    return [ScoredChunk(chunk=chunk_from_payload(point.payload), score=point.score, similarity=cosine)
-            for point, cosine in zip(points, similarity, strict=True)]
+    made = {} if chunks is None else chunks
+    hits = []
+    for point, cosine in zip(points, similarity, strict=True):
+        chunk = made.get(point.id)
+        if chunk is None:
+            chunk = made[point.id] = chunk_from_payload(point.payload)
+        hits.append(ScoredChunk(chunk=chunk, score=point.score, similarity=cosine))
+    return hits
 
 
 def search_with_records(store: KnowledgeStore, queries: Sequence[StoreQuery]
@@ -244,9 +251,17 @@ def validate_upsert(chunks: Sequence[Chunk], dense: Sequence[Sequence[float]],
                              f"version {chunk.version}, position {chunk.position}): {problem}; nothing was written")
 
 
-def validate_query(query: StoreQuery, *, dim: int) -> None:
+def validate_queries(queries: Sequence[StoreQuery], *, dim: int) -> None:
+    """``validate_query`` for each; a dense vector that several queries share (the same list) is checked once."""
+    checked: set[int] = set()
+    for query in queries:
+        validate_query(query, dim=dim, dense_checked=id(query.dense) in checked)
+        checked.add(id(query.dense))
+
+
+def validate_query(query: StoreQuery, *, dim: int, dense_checked: bool = False) -> None:
     problem = None
-    if query.dense is not None:
+    if query.dense is not None and not dense_checked:
         problem = _dense_problem(query.dense, dim)
     if problem is None and query.sparse is not None:
         problem = _sparse_problem(query.sparse)

@@ -337,6 +337,25 @@ def test_invalid_queries_are_refused(loaded: dict[str, KnowledgeStore]) -> None:
             store.search(StoreQuery(filter=flt, sparse=SparseVector([3, 3], [1.0, 1.0])))
         with pytest.raises(InputError, match="market"):
             store.search(StoreQuery(filter=ChunkFilter(tenant="tidewell", markets=("Germany",)), dense=[0.1] * DIM))
+        # In a batch too, after a valid query of another vector (a vector shared by queries is checked once).
+        with pytest.raises(InputError, match="non-finite"):
+            store.search_batch([StoreQuery(filter=flt, dense=[0.1] * DIM),
+                                StoreQuery(filter=flt, dense=[0.1] * (DIM - 1) + [math.nan])])
+
+
+@pytest.mark.parametrize("backend", ["edge", "remote"])
+def test_a_point_found_by_several_searches_of_a_batch_is_one_chunk(loaded: dict[str, KnowledgeStore],
+                                                                     backend: str) -> None:
+    """The answer pipeline searches one vector hybrid and dense: a chunk both find is made, and crosses from the
+    store's process, once."""
+    flt, dense, terms = CASES[0]
+    hybrid, dense_only = loaded[backend].search_batch([
+        StoreQuery(filter=flt, dense=dense, sparse=terms, limit=10, with_similarity=True),
+        StoreQuery(filter=flt, dense=dense, limit=10)])
+    first = {hit.chunk.point_id: hit.chunk for hit in hybrid}
+    shared = [hit for hit in dense_only if hit.chunk.point_id in first]
+    assert shared, "the two searches share no hit: the test would show nothing"
+    assert all(hit.chunk is first[hit.chunk.point_id] for hit in shared)
 
 
 # -- writes -------------------------------------------------------------------
