@@ -6,7 +6,8 @@ land on one process while the others idle: in four runs of the throughput bench,
 16:0, 15:1, 12:4 and 8:8 between two workers. Here each worker binds the port itself with ``SO_REUSEPORT``,
 and the kernel spreads new connections over the workers that are listening by a hash of their addresses. A
 worker listens once its app has started, and a worker that exits takes its socket with it, so no connection
-waits on a socket that nobody accepts from.
+waits on a socket that nobody accepts from. The hash spreads connections evenly only on average (26:38 for 64
+connections at times); ``api.balance`` evens out what the hash left uneven.
 
 The parent process (``run_workers``) starts the workers, starts another when one exits, and stops them all on
 SIGTERM or SIGINT. A worker that fails before it serves (the app cannot start, the port is taken) would fail
@@ -20,11 +21,14 @@ import multiprocessing
 import signal
 import socket
 import threading
+from functools import partial
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
+from starlette.types import ASGIApp
 from uvicorn.config import STARTUP_FAILURE  # a worker's exit code when it could not start serving
 
+from api.balance import ABSENT, WorkerBalance, WorkerLoads
 from polydesk.errors import ConfigError
 
 APP = "api.app:serve_app"
@@ -53,8 +57,10 @@ def run_workers(*, host: str, port: int, workers: int, log_level: str) -> None:
     context = multiprocessing.get_context("spawn")
     stop = threading.Event()
 
-    def start() -> BaseProcess:
-        process = context.Process(target=_work, args=(host, port, log_level), name="polydesk-worker")
+    loads = WorkerLoads.make(workers, context)
+
+    def start(index: int) -> BaseProcess:
+        process = context.Process(target=_work, args=(host, port, log_level, loads, index), name="polydesk-worker")
         process.start()
         return process
 
@@ -62,7 +68,7 @@ def run_workers(*, host: str, port: int, workers: int, log_level: str) -> None:
         stop.set()
 
     previous = {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
-    processes = [start() for _ in range(workers)]
+    processes = [start(index) for index in range(workers)]
     failed = False
     try:
         while not stop.wait(0.5):
@@ -75,7 +81,8 @@ def run_workers(*, host: str, port: int, workers: int, log_level: str) -> None:
                     stop.set()
                     break
                 log.warning("worker %d exited (code %s); starting another", process.pid, process.exitcode)
-                processes[number] = start()
+                loads.counts[number] = ABSENT  # until its replacement listens: no peer to balance against
+                processes[number] = start(number)
     finally:
         for process in processes:
             if process.is_alive():
@@ -91,8 +98,15 @@ def run_workers(*, host: str, port: int, workers: int, log_level: str) -> None:
         raise SystemExit(STARTUP_FAILURE)
 
 
-def _work(host: str, port: int, log_level: str) -> None:
-    """One worker: its own socket on the port, listening once the app has started."""
+def _balanced_app(loads: WorkerLoads, index: int) -> ASGIApp:
+    from api.app import serve_app
+
+    return WorkerBalance(serve_app(), loads, index=index)
+
+
+def _work(host: str, port: int, log_level: str, loads: WorkerLoads, index: int) -> None:
+    """Worker ``index``: its own socket on the port, listening once the app has started; it keeps its count of
+    requests in flight in ``loads`` (``api.balance``)."""
     import uvicorn
 
     try:
@@ -100,7 +114,8 @@ def _work(host: str, port: int, log_level: str) -> None:
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", host, port, exc)
         raise SystemExit(STARTUP_FAILURE) from exc
-    server = uvicorn.Server(uvicorn.Config(APP, factory=True, host=host, port=port, log_level=log_level))
+    server = uvicorn.Server(uvicorn.Config(partial(_balanced_app, loads, index), factory=True, host=host,
+                                           port=port, log_level=log_level))
     server.run(sockets=[sock])
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
