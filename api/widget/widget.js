@@ -10,7 +10,8 @@
  * set with textContent; links (citations) only for http and https URLs. The reply is read as it is written, from
  * the Server-Sent Events of POST /v1/widget/conversations/{id}/messages: "delta" events ({"text"}), then one
  * "reply" event (the whole reply: language, citations, escalation). The conversation id is kept in
- * sessionStorage, so a reload continues the conversation. No framework, no build step.
+ * sessionStorage, so a reload continues the conversation. A request refused for a surge or a short outage (503 or
+ * 429 with Retry-After) is sent again after the time it names. No framework, no build step.
  */
 (function () {
   "use strict";
@@ -202,6 +203,11 @@
   }
 
   // -- talking to polydesk ---------------------------------------------------------------------------------------
+  // A surge or a short outage answers 503 (or 429) with Retry-After and has done nothing with the request: it is
+  // sent again after that many seconds, a few times, before the customer is told the chat is not available.
+  var RETRIES = 3;
+  var LONGEST_RETRY_AFTER_S = 10;
+
   function call(path, body) {
     var init = { method: body ? "POST" : "GET", mode: "cors", credentials: "omit",
                  headers: { "Authorization": "Bearer " + KEY } };
@@ -209,7 +215,18 @@
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    return fetch(API + path, init);
+    function attempt(left) {
+      return fetch(API + path, init).then(function (response) {
+        var after = parseInt(response.headers.get("Retry-After") || "", 10);
+        var again = (response.status === 503 || response.status === 429) && left > 0 &&
+          after >= 0 && after <= LONGEST_RETRY_AFTER_S;
+        if (!again) { return response; }
+        return new Promise(function (resolve) { setTimeout(resolve, after * 1000); }).then(function () {
+          return attempt(left - 1);
+        });
+      });
+    }
+    return attempt(RETRIES);
   }
 
   function show(opened) {

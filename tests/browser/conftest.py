@@ -25,6 +25,7 @@ from pydantic import SecretStr
 
 from api.app import create_app
 from api.auth import ApiKey
+from api.deps import Services
 from api.runtime import Runtime
 from ingestion.pipeline import Ingestor
 from ingestion.sources import SourceOptions
@@ -78,6 +79,7 @@ class Site:
     polydesk: LiveServer
     shop: str
     stranger_origin: str
+    services: Services
 
     def page(self, name: str) -> str:
         return f"{self.shop}/{name}"
@@ -129,21 +131,24 @@ def help_center(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture
 def widget_site(help_center: KnowledgeIndex, open_runtime: Callable[[KnowledgeIndex, Settings], Runtime],
                 live_server: Callable[[Any], LiveServer],  # noqa: F811
-                tmp_path: Path) -> Iterator[Site]:
+                tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
+    """The site; settings of polydesk's can be given by indirect parametrization (``request.param``, a dict)."""
     pages, strangers = tmp_path / "shop", tmp_path / "elsewhere"
     pages.mkdir()
     strangers.mkdir()
     shop_server, shop = _serve_folder(pages)
     stranger_server, stranger = _serve_folder(strangers)
-    settings = Settings(data_dir=tmp_path / "polydesk", _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp_path / "polydesk", _env_file=None,  # type: ignore[call-arg]
+                        **getattr(request, "param", {}))
     runtime = open_runtime(help_center, settings)
     key = ApiKey(key=SecretStr(WIDGET_KEY), tenant="tidewell", role="widget", allowed_origins=[shop])
-    polydesk = live_server(create_app(settings, runtime=runtime, keys=[key], background=False))
+    app = create_app(settings, runtime=runtime, keys=[key], background=False)
+    polydesk = live_server(app)
     for folder in (pages, strangers):
         for name, market, title in (("jp.html", "JP", "Tidewell 日本"), ("ae.html", "AE", "Tidewell الإمارات")):
             (folder / name).write_text(_page(polydesk.url, market, title), encoding="utf-8")
     try:
-        yield Site(polydesk=polydesk, shop=shop, stranger_origin=stranger)
+        yield Site(polydesk=polydesk, shop=shop, stranger_origin=stranger, services=app.state.services)
     finally:
         for server in (shop_server, stranger_server):
             server.shutdown()

@@ -2,14 +2,18 @@
 
 The customer opens the widget, is greeted by the persona, asks in Japanese and watches the reply being written
 (with its source as a link), is handed to a person on request, and finds the conversation again after a reload;
-an Arabic page runs right to left; text that looks like HTML stays text; a page the key does not list gets
-nothing.
+an Arabic page runs right to left; text that looks like HTML stays text; a message refused in a surge (``503``
+with ``Retry-After``) is sent again and answered; a page the key does not list gets nothing.
 """
 
 from __future__ import annotations
 
+import re
+import threading
+import time
 from typing import Any
 
+import httpx
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -17,8 +21,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from agent.state import LOCK_PREFIX
 from api.widget.sessions import labels
-from tests.browser.conftest import HELP_PAGES, Site
+from tests.browser.conftest import HELP_PAGES, WIDGET_KEY, Site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.integration]
 
@@ -140,6 +145,59 @@ def test_an_arabic_page_runs_right_to_left(chrome: Any, widget_site: Site) -> No
     assert widget.wait(lambda: widget.one(".handoff").is_displayed())
     assert widget.one(".handoff").text == labels("ar")["handoff"]
     assert panel.get_attribute("dir") == "rtl"
+
+
+def _overloaded(site: Site) -> int:
+    metrics = httpx.get(f"{site.polydesk.url}/metrics").text
+    found = re.search(r"^polydesk_overloaded_requests_total (\S+)$", metrics, re.MULTILINE)
+    return int(float(found.group(1))) if found else 0
+
+
+@pytest.mark.parametrize("widget_site", [{"answer_concurrency": 1, "answer_queue_ms": 100}], indirect=True)
+def test_a_message_refused_in_a_surge_is_sent_again_after_retry_after_and_answered(
+        chrome: Any, widget_site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One answer at a time, 100 ms of queue. Another customer's message holds the only slot (its conversation is
+    busy, and such a wait keeps its slot here): the widget's message is refused with ``503`` and ``Retry-After``,
+    then sent again after it, once the slot is free, and answered; the customer never sees an error."""
+    monkeypatch.setattr("polydesk.waiting.LEND_AFTER_S", 60.0)
+    services, url = widget_site.services, widget_site.polydesk.url
+    chrome.get(widget_site.page("jp.html"))
+    widget = Widget(chrome)
+    widget.open()
+    widget.greeting()
+
+    headers = {"Authorization": f"Bearer {WIDGET_KEY}", "Origin": widget_site.shop}
+    other = httpx.post(f"{url}/v1/widget/conversations", headers=headers, json={"market": "JP"})
+    assert other.status_code == 201, other.text
+    busy_id = other.json()["conversation_id"]
+    answered: list[httpx.Response] = []
+    with services.conversations.lock("tidewell", busy_id):
+        holder = threading.Thread(target=lambda: answered.append(httpx.post(
+            f"{url}/v1/widget/conversations/{busy_id}/messages", headers=headers,
+            json={"message": "返品は何日以内ですか？"}, timeout=60)))
+        holder.start()
+        try:
+            deadline = time.monotonic() + 30
+            while services.admission.busy < 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert services.admission.busy == 1
+            refused_before = _overloaded(widget_site)
+            box = widget.one("textarea")
+            box.send_keys("送料はいくらですか？")
+            box.send_keys(Keys.ENTER)
+            while _overloaded(widget_site) == refused_before and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert _overloaded(widget_site) == refused_before + 1, "the widget's message was refused once"
+            assert widget.all(".msg.reply") == []
+        finally:  # the other customer's conversation is free again: their message is answered, the slot freed
+            services.conversations.client.delete(f"{LOCK_PREFIX}:tidewell:{busy_id}")
+            holder.join(timeout=60)
+    assert answered and answered[0].status_code == 200
+
+    reply = widget.wait(lambda: next((e for e in widget.all(".msg.reply") if e.get_attribute("aria-busy") is None),
+                                     None))
+    assert reply.get_attribute("lang") == "ja" and "円" in reply.text, reply.text
+    assert widget.all(".msg.error") == []
 
 
 def test_a_page_the_key_does_not_list_gets_no_answer(chrome: Any, widget_site: Site) -> None:
