@@ -132,7 +132,7 @@ def help_center(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) ->
 def widget_site(help_center: KnowledgeIndex, open_runtime: Callable[[KnowledgeIndex, Settings], Runtime],
                 live_server: Callable[[Any], LiveServer],  # noqa: F811
                 tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
-    """The site; settings of polydesk's can be given by indirect parametrization (``request.param``, a dict)."""
+    """The site; polydesk's settings may be set by indirect parametrization (``request.param``, a dict)."""
     pages, strangers = tmp_path / "shop", tmp_path / "elsewhere"
     pages.mkdir()
     strangers.mkdir()
