@@ -148,7 +148,7 @@ class Services:
         if warm_up:
             self.warm = threading.Event()
             threading.Thread(target=self._warm_up, args=(freeze,), name="polydesk-warm-up", daemon=True).start()
-        if self.jobs is not None:
+        if self.jobs is not None and self.settings.run_ingestion_jobs:
             self.jobs.start()
         if self.webhooks is not None:
             self.webhooks.start()

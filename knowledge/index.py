@@ -66,11 +66,13 @@ class EncodedChunks:
 
 def open_store(settings: Settings, *, dim: int) -> KnowledgeStore:
     """The embedded Qdrant engine in ``data_dir``, or a Qdrant server when ``qdrant_url`` is set, or the embedded
-    engine another process owns (``store_socket``: a worker of ``polydesk serve --workers N``)."""
+    engine another process owns (``store_socket``: a worker of ``polydesk serve --workers N``; with
+    ``store_replicas`` it reads its own copy, ``knowledge.replica``)."""
     if settings.store_socket is not None:
-        from knowledge.store_host import RemoteStore
+        from knowledge.replica import open_shared
 
-        return RemoteStore(settings.store_socket, dim=dim)
+        return open_shared(settings.store_socket, dim=dim, search_threads=settings.search_threads,
+                           reserve_bytes=int(settings.storage_reserve_mb * 1024 * 1024))
     if settings.qdrant_url:
         from knowledge.qdrant_server import ServerStore
 

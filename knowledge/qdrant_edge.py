@@ -58,7 +58,16 @@ from knowledge.store import (
 from polydesk.diskspace import MB, ensure_free
 from polydesk.errors import ConfigError, InputError, PolydeskError, StoreError
 
+# A point as ``EdgeStore.export_page`` hands it out: id, named vectors, payload.
+ExportedPoint = tuple[Any, dict[str, "list[float] | SparseVector"], dict[str, Any]]
+
 _OPEN_RESERVE = 64 * MB  # opening may start new write-ahead-log segments (32 MB each)
+
+
+def _plain_vectors(vectors: Any) -> dict[str, list[float] | SparseVector]:
+    """A point's named vectors as ``export_page`` gives them (the engine's sparse vectors are not picklable)."""
+    return {name: SparseVector(list(value.indices), list(value.values)) if isinstance(value, qe.SparseVector)
+            else list(value) for name, value in (vectors or {}).items()}
 
 
 def _condition(match: Condition) -> qe.FieldCondition | qe.IsEmptyCondition:
@@ -259,6 +268,32 @@ class EdgeStore:
         if dense is not None:
             return qe.QueryRequest(limit=query.limit, query=dense, filter=flt, with_payload=True, with_vector=False)
         return qe.QueryRequest(limit=query.limit, query=sparse, filter=flt, with_payload=True, params=idf)
+
+    # -- copies (knowledge/replica.py) -----------------------------------------
+
+    def export_page(self, shard: str, offset: Any = None) -> tuple[list[ExportedPoint], Any]:
+        """A page of one shard's points (``"chunks"`` or ``"documents"``) as plain values: id, vectors (dense as a
+        list, sparse as a ``SparseVector``), payload; and the offset of the next page (``None``: the last)."""
+        with store_errors("export_page"):
+            self._check_open()
+            page, offset = self._shard(shard).scroll(qe.ScrollRequest(
+                offset=offset, limit=BATCH_SIZE, with_payload=True, with_vector=True))
+        return [(record.id, _plain_vectors(record.vector), record.payload or {}) for record in page], offset
+
+    def import_page(self, shard: str, points: Sequence[ExportedPoint]) -> None:
+        """Write points as ``export_page`` gave them, unchanged."""
+        made = [qe.Point(point_id, {name: qe.SparseVector(value.indices, value.values)
+                                    if isinstance(value, SparseVector) else value
+                                    for name, value in vectors.items()}, payload)
+                for point_id, vectors, payload in points]
+        with store_errors("import_page"):
+            if made:
+                self._update(self._shard(shard), qe.UpdateOperation.upsert_points(made))
+
+    def _shard(self, name: str) -> qe.EdgeShard:
+        if name not in ("chunks", "documents"):
+            raise InputError(f"no shard {name!r}: chunks or documents")
+        return self._chunks if name == "chunks" else self._documents
 
     # -- documents ---------------------------------------------------------
 

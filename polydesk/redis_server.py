@@ -44,6 +44,7 @@ from queue import SimpleQueue
 from typing import Any, TypeVar
 
 from polydesk.errors import StoreError
+from polydesk.worker import process_alive
 
 log = logging.getLogger("polydesk.redis")
 
@@ -249,7 +250,7 @@ def _lock_folder(folder: Path) -> int:
             return fd
         except BlockingIOError:
             owner, server = _owner(fd)
-            if (owner is not None and _alive(owner)) or time.monotonic() > deadline:
+            if (owner is not None and process_alive(owner)) or time.monotonic() > deadline:
                 os.close(fd)
                 who = f"process {owner}" if owner is not None else "another process"
                 raise StoreError(
@@ -288,14 +289,6 @@ def _owner(fd: int) -> tuple[int | None, int | None]:
         return None, None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _answers_ping(path: str) -> bool:

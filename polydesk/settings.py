@@ -57,6 +57,17 @@ class Settings(BaseSettings):
         default=None, description="set by `polydesk serve --workers N` for its workers: the socket of the process "
                                   "that owns the embedded Qdrant folder (knowledge/store_host.py); not set by hand",
     )
+    run_ingestion_jobs: bool = Field(
+        default=True, description="whether this process runs the ingestion jobs it and others submit; `polydesk "
+                                  "serve --workers N` runs them in its parent process and sets false for the "
+                                  "workers; not set by hand",
+    )
+    store_replicas: bool = Field(
+        default=True, description="with `polydesk serve --workers N` on the embedded store, each worker reads its "
+                                  "own copy of the knowledge index, kept up to date with every write "
+                                  "(knowledge/replica.py; N + 1 copies on disk); false: every read is a call to "
+                                  "the process that owns the folder",
+    )
 
     # Embeddings.
     embedder: EmbedderBackend = "onnx-int8"

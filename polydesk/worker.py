@@ -10,6 +10,7 @@ starts inherit it): work that may wait, such as ingesting an upload, then yields
 served beside it. Such a thread still takes the interpreter lock, and the kernel seldom runs it on busy cores,
 so it should not hold the lock often: give it the long work only (the ingestion jobs), not a polling loop.
 
+``wake()`` ends an idle wait at once (new work is known to be waiting), not the wait after a failure.
 ``start()`` does nothing while the thread runs. ``stop(timeout_s)`` lets the current step finish, waiting
 at most ``timeout_s``, and logs a thread that did not end; ``stopping`` tells a long step to give up early.
 
@@ -48,6 +49,17 @@ def lower_priority(by: int = BACKGROUND_NICE) -> None:
         logger.warning("could not lower the CPU priority of thread %s: %s", threading.current_thread().name, exc)
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Worker:
     """Runs ``step`` in a daemon thread named ``name`` until stopped (see the module docstring).
 
@@ -66,6 +78,7 @@ class Worker:
         self.label = label or name
         self.log = log or logger
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -87,9 +100,14 @@ class Worker:
         self._thread.start()
         return self._thread
 
+    def wake(self) -> None:
+        """Run the next step now instead of after ``poll_s``; the longer wait after a failed step is kept."""
+        self._wake.set()
+
     def stop(self, timeout_s: float) -> bool:
         """Ask the thread to stop after its current step and wait at most ``timeout_s``; False if it still runs."""
         self._stop.set()
+        self._wake.set()
         thread, self._thread = self._thread, None
         if thread is None:
             return True
@@ -118,4 +136,8 @@ class Worker:
             except Exception:
                 failures += 1
                 self.log.exception("%s pass failed (%d in a row)", self.label, failures)
-            stop.wait(self.backoff_s(failures))
+            if failures:
+                stop.wait(self.backoff_s(failures))
+            else:
+                self._wake.wait(self.poll_s)
+                self._wake.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import Annotated
 
@@ -31,6 +32,7 @@ def serve(
     With `--workers N` (N > 1) and no Qdrant server, this process opens the embedded Qdrant folder and the
     embedded redis-server once and the N answering processes share them (knowledge/store_host.py); each
     worker accepts on its own socket of the port, so the kernel spreads connections over them (api/cli/workers.py).
+    This process also runs the ingestion jobs, so that no answering process shares its interpreter with them.
     """
     import uvicorn
 
@@ -59,22 +61,49 @@ def serve(
 def shared_for_workers(settings: Settings, workers: int) -> Iterator[None]:
     """With several workers, the embedded resources opened here once and handed to them by environment: the
     Qdrant folder served on a private socket (``POLYDESK_STORE_SOCKET``), the redis-server by its socket
-    (``POLYDESK_REDIS_URL``). Servers configured by URL are shared as they are."""
-    with ExitStack() as stack:
-        if workers > 1 and not settings.qdrant_url:
-            from knowledge.embedder import create_embedder
-            from knowledge.index import open_store
-            from knowledge.store_host import StoreHost
+    (``POLYDESK_REDIS_URL``). Servers configured by URL are shared as they are. The ingestion jobs run here too
+    (the workers only submit them: ``POLYDESK_RUN_INGESTION_JOBS=false``): an upload's parsing and chunking then
+    take no interpreter time from the answers, and its writes reach the store's owner without a copy in between.
+    """
+    if workers < 2:
+        yield
+        return
+    from ingestion.jobs import JobQueue
+    from knowledge.embedder import create_embedder
+    from knowledge.index import KnowledgeIndex, open_store
+    from polydesk.redisdb import connect_redis
+    from polydesk.worker import lower_priority
 
-            store = open_store(settings, dim=create_embedder(settings).dim)
+    with ExitStack() as stack:
+        # Made in a thread of lower CPU priority, which the model's own threads inherit: here it embeds only
+        # what the jobs ingest, and the kernel gives the cores to the answering processes first.
+        with ThreadPoolExecutor(1, initializer=lower_priority) as once:
+            embedder = once.submit(create_embedder, settings).result()
+        if settings.qdrant_url:
+            store = open_store(settings, dim=embedder.dim)
             stack.callback(store.close)
-            host = StoreHost(store)
+        else:
+            from knowledge.store_host import RemoteStore, StoreHost
+
+            owned = open_store(settings, dim=embedder.dim)
+            stack.callback(owned.close)
+            host = StoreHost(owned, replicas=settings.data_dir / "replicas" if settings.store_replicas else None)
             stack.callback(host.close)
             os.environ["POLYDESK_STORE_SOCKET"] = str(host.path)
-        if workers > 1 and not settings.redis_url:
+            store = RemoteStore(host.path, dim=embedder.dim)  # numbered like the workers' writes, for their copies
+            stack.callback(store.close)
+        if not settings.redis_url:
             from polydesk.redis_server import EmbeddedServer
 
             server = EmbeddedServer.acquire(settings.redis_path)
             stack.callback(server.release)
             os.environ["POLYDESK_REDIS_URL"] = f"unix://{server.socket_path}"
+        client = connect_redis(settings.model_copy(update={"redis_url": os.environ["POLYDESK_REDIS_URL"]})
+                               if not settings.redis_url else settings)
+        stack.callback(client.close)
+        index = KnowledgeIndex(store=store, embedder=embedder, rrf_k=settings.rrf_k)
+        jobs = JobQueue(client, index=index, settings=settings, lease_s=settings.job_lease_s)
+        jobs.start()
+        stack.callback(jobs.stop)
+        os.environ["POLYDESK_RUN_INGESTION_JOBS"] = "false"
         yield

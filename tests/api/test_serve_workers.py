@@ -1,10 +1,12 @@
 """``polydesk serve --workers 2`` on the embedded store and Redis: the real command, its processes and sockets.
 
 The parent opens the Qdrant folder and the redis-server once; the two answering processes share them
-(``knowledge.store_host``). A document uploaded through one worker is searched and cited through every
-connection, whichever worker takes it. Connections are spread over both workers (each
-accepts on its own socket of the port); a worker that dies is replaced, and its replacement takes connections
-too. SIGTERM stops every process it started.
+(``knowledge.store_host``), each worker reading its own copy of the store (``knowledge.replica``). A document
+uploaded through one worker is ingested by the parent and searched and cited through every connection, whichever
+worker takes it.
+Connections are spread over both workers (each accepts on its own socket of the port); a worker that dies is
+replaced, its replacement takes connections too, makes its own copy and removes the dead one's, and a new version
+of the document uploaded then is what every connection cites. SIGTERM stops every process it started.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import psutil
 import pytest
+
+from api.deps import Services
 
 ROOT = Path(__file__).resolve().parents[2]
 CONNECTOR = "pd_workers_connector_key_000000000"
@@ -66,6 +71,32 @@ def _connections_per_worker(base: str, port: int, serve_pid: int, count: int = 1
             client.close()
 
 
+def _upload(base: str, text: str, deadline: float) -> None:
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {CONTENT}"}, timeout=60) as content:
+        job = content.post("/v1/knowledge", files=[("files", ("versand.md", text.encode(), "text/markdown"))],
+                           data={"market": "DE"})
+        assert job.status_code == 202, job.text
+        while (state := content.get(job.json()["links"]["self"]).json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert state["status"] == "done", state
+
+
+def _ask_every_worker(base: str, expected: str) -> None:
+    """12 new connections (the kernel hands them to either worker): each cites the document with ``expected``."""
+    replies = []
+    for attempt in range(12):
+        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {CONNECTOR}"}, timeout=60) as client:
+            response = client.post("/v1/answer", json={"message": "Wie lange habe ich Zeit für eine Rücksendung?",
+                                                      "market": "DE", "channel": "web"})
+            assert response.status_code == 200, response.text
+            replies.append(response.json())
+            listed = client.get("/v1/knowledge/documents", headers={"Authorization": f"Bearer {CONTENT}"})
+            assert [d["document_id"] for d in listed.json()["documents"]] == ["versand.md"], attempt
+    assert all(expected in r["text"] and r["citations"][0]["document_id"] == "versand.md" for r in replies), replies
+    assert len({r["conversation_id"] for r in replies}) == len(replies)
+
+
 @pytest.mark.slow
 def test_two_workers_share_the_embedded_store_and_redis(tmp_path: Path) -> None:
     port = _free_port()
@@ -79,6 +110,7 @@ def test_two_workers_share_the_embedded_store_and_redis(tmp_path: Path) -> None:
                "--workers", "2", "--log-level", "warning"]
     serve = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
+    replicas = tmp_path / "data" / "replicas"  # the workers' copies of the store
     try:
         deadline = time.monotonic() + 300
         while True:
@@ -95,28 +127,12 @@ def test_two_workers_share_the_embedded_store_and_redis(tmp_path: Path) -> None:
         worker_environ = next(c for c in psutil.Process(serve.pid).children() if "python" in c.name()).environ()
         socket_path = Path(worker_environ["POLYDESK_STORE_SOCKET"])
         assert worker_environ["POLYDESK_ANSWER_CONCURRENCY"] == "1"  # unset by the operator: a process per core
+        assert worker_environ["POLYDESK_RUN_INGESTION_JOBS"] == "false"  # the parent runs them
         assert socket_path.exists() and oct(socket_path.parent.stat().st_mode & 0o777) == "0o700"
 
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {CONTENT}"}, timeout=60) as content:
-            job = content.post("/v1/knowledge", files=[("files", ("versand.md", FAQ.encode(), "text/markdown"))],
-                               data={"market": "DE"})
-            assert job.status_code == 202, job.text
-            while (state := content.get(job.json()["links"]["self"]).json())["status"] in ("queued", "running"):
-                assert time.monotonic() < deadline + 120
-                time.sleep(0.2)
-            assert state["status"] == "done", state
-
-        replies = []
-        for attempt in range(12):  # new connections: the kernel hands them to either worker
-            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {CONNECTOR}"}, timeout=60) as client:
-                response = client.post("/v1/answer", json={"message": "Wie lange habe ich Zeit für eine Rücksendung?",
-                                                          "market": "DE", "channel": "web"})
-                assert response.status_code == 200, response.text
-                replies.append(response.json())
-                listed = client.get("/v1/knowledge/documents", headers={"Authorization": f"Bearer {CONTENT}"})
-                assert [d["document_id"] for d in listed.json()["documents"]] == ["versand.md"], attempt
-        assert all("45 Tage" in r["text"] and r["citations"][0]["document_id"] == "versand.md" for r in replies)
-        assert len({r["conversation_id"] for r in replies}) == len(replies)
+        _upload(base, FAQ, deadline + 120)
+        _ask_every_worker(base, "45 Tage")
+        assert sorted(f.name for f in replicas.iterdir()) == sorted(str(w.pid) for w in _workers(serve.pid))
 
         # Each worker accepts on a socket of its own (not one socket shared by all, which lets the first worker
         # to wake take every waiting connection); the parent listens on none.
@@ -137,6 +153,11 @@ def test_two_workers_share_the_embedded_store_and_redis(tmp_path: Path) -> None:
             assert time.monotonic() < deadline + 300, f"the new worker takes no connections: {spread}"
             time.sleep(1)
         assert sum(spread) == 16, spread
+        # A new version uploaded now is what both workers cite; the replacement made its own copy and removed the
+        # killed worker's.
+        _upload(base, FAQ.replace("45 Tagen", "60 Tagen"), deadline + 360)
+        _ask_every_worker(base, "60 Tage")
+        assert sorted(f.name for f in replicas.iterdir()) == sorted(str(w.pid) for w in _workers(serve.pid))
     finally:
         processes = psutil.Process(serve.pid).children(recursive=True) if serve.poll() is None else []
         serve.send_signal(signal.SIGTERM)
@@ -145,4 +166,16 @@ def test_two_workers_share_the_embedded_store_and_redis(tmp_path: Path) -> None:
         for process in alive:
             process.kill()
     assert not alive, f"left running: {[p.name() for p in alive]}"
-    assert not socket_path.exists()
+    assert not socket_path.exists() and not replicas.exists()
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("runs_jobs", [True, False])
+def test_a_worker_of_serve_workers_submits_ingestion_jobs_and_leaves_running_them_to_the_parent(
+        runs_jobs: bool) -> None:
+    started: list[str] = []
+    service = SimpleNamespace(settings=SimpleNamespace(run_ingestion_jobs=runs_jobs), webhooks=None,
+                              jobs=SimpleNamespace(start=lambda: started.append("jobs")),
+                              channels=SimpleNamespace(start=lambda: started.append("channels")))
+    Services.start(service, warm_up=False)  # type: ignore[arg-type]
+    assert started == (["jobs", "channels"] if runs_jobs else ["channels"])

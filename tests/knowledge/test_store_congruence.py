@@ -1,7 +1,8 @@
-"""Congruence of the knowledge-store backends: EdgeStore (embedded engine), ServerStore (qdrant-client) and
-RemoteStore (the embedded engine of another process, through ``knowledge.store_host``).
+"""Congruence of the knowledge-store backends: EdgeStore (embedded engine), ServerStore (qdrant-client),
+RemoteStore (the embedded engine of another process, through ``knowledge.store_host``) and ReplicaStore (a
+worker's own copy of that engine's store, ``knowledge.replica``).
 
-All three get the same ~200 chunks (two tenants, several markets, languages and kinds,
+All four get the same ~200 chunks (two tenants, several markets, languages and kinds,
 seeded random vectors). Every search is checked against an exact oracle computed
 with numpy (cosine, BM25-style IDF within the tenant, RRF), and the backends
 against each other. Every search also checks tenant isolation.
@@ -23,6 +24,7 @@ from qdrant_client import QdrantClient
 
 from knowledge.qdrant_edge import EdgeStore
 from knowledge.qdrant_server import ServerStore
+from knowledge.replica import ReplicaStore
 from knowledge.schema import KINDS, Chunk, ChunkFilter, DocumentRecord, ScoredChunk, SparseVector, StoreQuery
 from knowledge.store import KnowledgeStore
 from knowledge.store_host import RemoteStore, StoreHost
@@ -35,7 +37,9 @@ TENANTS = ("tidewell", "northwind")
 MARKETS = ("DE", "FR", "*")
 LANGUAGES = ("de", "fr", "en")
 VOCABULARY = 400
-BACKENDS = ("edge", "server", "remote")  # remote: the edge store used through a StoreHost, as serve's workers do
+# remote: the edge store used through a StoreHost; replica: read from a copy, written through the StoreHost, as
+# serve's workers do
+BACKENDS = ("edge", "server", "remote", "replica")
 
 
 @dataclass
@@ -91,9 +95,25 @@ class HostedStore(RemoteStore):
         self.edge.close()
 
 
+class ReplicatedStore(ReplicaStore):
+    """An edge store served by a ``StoreHost`` that offers copies, read from this store's own copy."""
+
+    def __init__(self, path: Path) -> None:
+        self.edge = EdgeStore(path=path / "owner", dim=DIM)
+        self.host = StoreHost(self.edge, replicas=path / "replicas")
+        super().__init__(RemoteStore(self.host.path, dim=DIM), path / "replicas" / "worker")
+
+    def close(self) -> None:
+        super().close()
+        self.host.close()
+        self.edge.close()
+
+
 def open_store(backend: str, path: Path) -> KnowledgeStore:
     if backend == "remote":
         return HostedStore(path)
+    if backend == "replica":
+        return ReplicatedStore(path)
     return EdgeStore(path=path, dim=DIM) if backend == "edge" else ServerStore(url=":memory:", dim=DIM)
 
 
@@ -343,7 +363,7 @@ def test_invalid_queries_are_refused(loaded: dict[str, KnowledgeStore]) -> None:
                                 StoreQuery(filter=flt, dense=[0.1] * (DIM - 1) + [math.nan])])
 
 
-@pytest.mark.parametrize("backend", ["edge", "remote"])
+@pytest.mark.parametrize("backend", ["edge", "remote", "replica"])
 def test_a_point_found_by_several_searches_of_a_batch_is_one_chunk(loaded: dict[str, KnowledgeStore],
                                                                      backend: str) -> None:
     """The answer pipeline searches one vector hybrid and dense: a chunk both find is made, and crosses from the

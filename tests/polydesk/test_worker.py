@@ -49,6 +49,30 @@ def test_a_step_with_more_work_runs_again_at_once_and_an_idle_one_waits(workers:
     assert len(calls) == 5  # the idle step was not followed by another within the hour
 
 
+def test_wake_ends_an_idle_wait_but_not_the_wait_after_a_failure(workers: list[Worker]) -> None:
+    calls: list[str] = []
+    failing = threading.Event()
+
+    def step() -> bool:
+        calls.append("step")
+        if failing.is_set():
+            raise RuntimeError("the copy cannot be made")
+        return False  # idle: the next step after an hour, unless woken
+
+    workers.append(worker := Worker("test-worker", step, poll_s=3600, max_backoff_s=7200))
+    worker.start()
+    eventually(lambda: len(calls) == 1)
+    worker.wake()
+    eventually(lambda: len(calls) == 2)
+    failing.set()
+    worker.wake()
+    eventually(lambda: len(calls) == 3)  # it failed: the next try waits two hours
+    worker.wake()
+    time.sleep(0.5)
+    assert len(calls) == 3
+    assert worker.stop(PATIENCE_S)
+
+
 def test_a_failing_step_is_logged_and_the_loop_goes_on(workers: list[Worker],
                                                        caplog: pytest.LogCaptureFixture) -> None:
     outcomes = iter([RuntimeError("redis is down"), RuntimeError("still down"), RuntimeError("down"), True])
