@@ -50,7 +50,9 @@ async def answer(services: Services, caller: Caller, message: CustomerMessage, *
     admission lets it in; ``OverloadedError`` (or the degraded reply) when it cannot start within the budget."""
     request = AnswerRequest(tenant=caller.tenant, **message.model_dump())
     try:
-        return await services.admission.run(lambda: _answer(services, request, message, idempotency_key))
+        # While it waits for its turn, the answer before it may embed its message in the same model run.
+        with services.index.expecting_query(request.message):
+            return await services.admission.run(lambda: _answer(services, request, message, idempotency_key))
     except OverloadedError:
         services.metrics.overloaded.inc()
         if not services.settings.degraded_reply:

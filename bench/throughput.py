@@ -11,8 +11,10 @@ process tree (the embedded redis-server included).
 
 Also measured, on polydesk alone:
 - ``--overload 256``: past capacity, every request gets a reply or ``503 overloaded`` with ``Retry-After``
-  within the queue budget (``POLYDESK_ANSWER_QUEUE_MS``); the slowest refusal and any other status are reported;
-- ``--ingest-files 500``: answer p95 at 16 clients while a 500-file upload is ingested, against idle;
+  within the queue budget (``POLYDESK_ANSWER_QUEUE_MS``); ``--runs`` times, the slowest refusal of any run and
+  any other status are reported;
+- ``--ingest-files 500``: answer p95 at 16 clients while a 500-file upload is ingested, against idle, in
+  ``--runs`` pairs (each upload after the first a new version of the same files); the median ratio;
 - ``--llm-clients 16``: polydesk's own time around an instant LLM at 16 clients: ``polydesk serve`` with
   ``POLYDESK_LLM_MODEL`` pointed at ``bench.fake_llm`` (a loopback provider that answers at once, in the asked
   language), each LLM-written reply's ``timings_ms`` total minus its ``llm`` share.
@@ -131,10 +133,23 @@ def summary(stats: LoadStats, *, cpu: float) -> dict[str, Any]:
             "server_cores": round(cpu / stats.seconds, 2) if stats.seconds else None}
 
 
-def ingest_while_serving(port: int, pid: int, requests: list[bytes], files: int, seconds: float) -> dict[str, Any]:
-    """Answer p95 at 16 clients idle, then while a ``files``-file upload is ingested."""
+def ingest_while_serving(port: int, pid: int, requests: list[bytes], files: int, seconds: float,
+                         runs: int) -> dict[str, Any]:
+    """Answer p95 at 16 clients idle, then while a ``files``-file upload is ingested; ``runs`` such pairs, and
+    the median of their ratios. Every upload after the first is a new version of the same files (their text
+    changes), so each one is parsed, embedded and written again, and the old versions' chunks are deleted."""
+    pairs = [_ingest_pair(port, pid, requests, files, seconds, edition) for edition in range(runs)]
+    return {"files": files, "p95_ratio": round(statistics.median(pair["p95_ratio"] for pair in pairs), 2),
+            "idle": _median([pair["idle"] for pair in pairs]),
+            "while_ingesting": _median([pair["while_ingesting"] for pair in pairs]),
+            "ingest_s": round(statistics.median(pair["ingest_s"] for pair in pairs), 1), "per_run": pairs}
+
+
+def _ingest_pair(port: int, pid: int, requests: list[bytes], files: int, seconds: float,
+                 edition: int) -> dict[str, Any]:
     idle = load(port, pid, requests, 16, seconds)
-    parts = [("files", (f"bench/faq-{i:04d}.md", _faq_page(i).encode(), "text/markdown")) for i in range(files)]
+    parts = [("files", (f"bench/faq-{i:04d}.md", _faq_page(i, edition).encode(), "text/markdown"))
+             for i in range(files)]
     headers = {"Authorization": f"Bearer {CONTENT_KEY}"}
     with httpx.Client(base_url=f"http://{HOST}:{port}", headers=headers, timeout=120) as client:
         job = client.post("/v1/knowledge", files=parts, data={"market": "US"})
@@ -146,9 +161,21 @@ def ingest_while_serving(port: int, pid: int, requests: list[bytes], files: int,
         while state["status"] in ("queued", "running"):
             time.sleep(1)
             state = client.get(link).json()
-    return {"idle": idle, "while_ingesting": busy, "files": files, "job_status": state["status"],
-            "files_done_during_load": state.get("files_done"), "ingest_s": round(time.perf_counter() - began, 1),
+    if state["status"] != "done":
+        raise RuntimeError(f"the upload ended {state['status']}: {state}")
+    return {"idle": idle, "while_ingesting": busy, "files_done_during_load": state.get("files_done"),
+            "ingest_s": round(time.perf_counter() - began, 1),
             "p95_ratio": round(busy["p95_ms"] / idle["p95_ms"], 2)}
+
+
+def overload(port: int, pid: int, requests: list[bytes], clients: int, seconds: float,
+             runs: int) -> dict[str, Any]:
+    """Past capacity, ``runs`` times: the medians, and the longest wait of any refusal in any run."""
+    measured = [load(port, pid, requests, clients, seconds) for _ in range(runs)]
+    worst = {key: max((run[key] for run in measured if run[key] is not None), default=None)
+             for key in ("slowest_refusal_ms", "longest_queue_ms")}
+    return {**_median(measured), **{f"{key}_of_any_run": value for key, value in worst.items()},
+            "per_run": measured}
 
 
 def llm_overhead(data_dir: Path, port: int, requests: list[bytes], *, workers: int, clients: int,
@@ -179,10 +206,11 @@ def llm_overhead(data_dir: Path, port: int, requests: list[bytes], *, workers: i
         fake.stop()
 
 
-def _faq_page(number: int) -> str:
-    return (f"# Care guide {number}\n\nHow do I clean bottle model TW-{number:04d}? Rinse it with warm water and a "
-            f"drop of mild soap after each use; never put the lid in the dishwasher.\n\nCan model TW-{number:04d} "
-            "hold hot drinks? Yes, up to 95 °C for twelve hours with the lid closed.\n")
+def _faq_page(number: int, edition: int = 0) -> str:
+    model = f"TW-{number:04d}"
+    return (f"# Care guide {number}, edition {edition + 1}\n\nHow do I clean bottle model {model}? Rinse it with "
+            "warm water and a drop of mild soap after each use; never put the lid in the dishwasher.\n\n"
+            f"Can model {model} hold hot drinks? Yes, up to 95 °C for twelve hours with the lid closed.\n")
 
 
 def main() -> None:
@@ -233,10 +261,10 @@ def main() -> None:
             result["per_run"] = runs
             port, requests, process = services[f"polydesk --workers {args.workers[-1]}"]
             if args.overload:
-                result["overload"] = load(port, process.pid, requests, args.overload, args.seconds)
+                result["overload"] = overload(port, process.pid, requests, args.overload, args.seconds, args.runs)
             if args.ingest_files:
                 result["ingest_while_serving"] = ingest_while_serving(port, process.pid, requests,
-                                                                      args.ingest_files, args.seconds)
+                                                                      args.ingest_files, args.seconds, args.runs)
             if args.llm_clients:  # its own serve, on the last copy, once the others are stopped
                 _stop(services)
                 result["llm_overhead"] = llm_overhead(folders[-1], args.port + 10, ours, workers=args.workers[-1],
@@ -279,9 +307,15 @@ def _print(result: dict[str, Any], args: argparse.Namespace) -> None:
                                            for name, by_level in levels.items() if name != PEER)
         print(line)
     if "overload" in result:
-        print(f"  overload {args.overload} clients: {result['overload']}")
+        over = result["overload"]
+        print(f"  overload {args.overload} clients: {over['answers_per_s']}/s, refused {over['refused']:.0f} per run, "
+              f"longest server-side wait {over['longest_queue_ms_of_any_run']} ms, slowest refusal as the client saw "
+              f"it {over['slowest_refusal_ms_of_any_run']} ms (of any run), other statuses {over['other_statuses']}")
     if "ingest_while_serving" in result:
-        print(f"  ingestion while serving: {result['ingest_while_serving']}")
+        ingest = result["ingest_while_serving"]
+        print(f"  ingestion while serving ({ingest['files']} files): p95 ratio {ingest['p95_ratio']} (median; runs "
+              f"{[pair['p95_ratio'] for pair in ingest['per_run']]}), p95 idle {ingest['idle']['p95_ms']} ms, while "
+              f"ingesting {ingest['while_ingesting']['p95_ms']} ms, upload {ingest['ingest_s']} s")
     if "llm_overhead" in result:
         print(f"  around an instant LLM: {result['llm_overhead']}")
 

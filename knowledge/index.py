@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -149,6 +150,11 @@ class KnowledgeIndex:
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """Several queries' vectors in one pass (e.g. a message, and the message with its context)."""
         return self.embedder.embed_queries(list(queries))
+
+    def expecting_query(self, query: str) -> AbstractContextManager[None]:
+        """While inside, a request waiting for its turn will embed ``query``: the batched embedder may embed it
+        in the run of a request before it (``QueryBatcher.expecting``)."""
+        return self.embedder.expecting(query) if isinstance(self.embedder, QueryBatcher) else nullcontext()
 
     # -- reading -------------------------------------------------------------------------------------------------
 

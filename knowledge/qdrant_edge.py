@@ -62,6 +62,7 @@ from polydesk.errors import ConfigError, InputError, PolydeskError, StoreError
 ExportedPoint = tuple[Any, dict[str, "list[float] | SparseVector"], dict[str, Any]]
 
 _OPEN_RESERVE = 64 * MB  # opening may start new write-ahead-log segments (32 MB each)
+MADE_CHUNKS = 4096  # chunks kept for the searches between two writes (EdgeStore._made_chunks); then begun afresh
 
 
 def _plain_vectors(vectors: Any) -> dict[str, list[float] | SparseVector]:
@@ -137,6 +138,11 @@ class EdgeStore:
         ensure_free(self.path, reserve_bytes=min(reserve_bytes, _OPEN_RESERVE), what="opening the knowledge index")
         self._lock = threading.Lock()
         self._closed = False
+        # Searches make chunks of the payloads they find, and an answer's searches mostly find chunks the last
+        # answers found: those made since the last write are kept by point id (``_made_chunks``). Each write adds
+        # one to ``_generation`` before it changes the engine and one after, so it is odd while one is under way.
+        self._generation = 0
+        self._made: tuple[int, dict[Any, Chunk]] = (0, {})
         # Always given (0 is the engine's own default): the engine keeps the value it was last opened with, and
         # would use that one when none is given.
         self._chunks = _open_shard(self.path / f"{collection_prefix}_chunks", _chunks_config(dim, search_threads),
@@ -163,7 +169,11 @@ class EdgeStore:
         with self._lock:
             self._check_open()
             ensure_free(self.path, reserve_bytes=self.reserve_bytes, what="the change to the knowledge index")
-            shard.update(operation)
+            self._generation += 1
+            try:
+                shard.update(operation)
+            finally:
+                self._generation += 1
 
     # -- chunks ------------------------------------------------------------
 
@@ -215,6 +225,7 @@ class EdgeStore:
         validate_queries(queries, dim=self.dim)
         with store_errors("search"):
             self._check_open()
+            generation = self._generation
             # Each dense vector's query, made once: the search and the cosines of its hits share it, and so do
             # the queries of one vector (the pipeline searches a message's vector hybrid and dense).
             made: dict[int, Any] = {}
@@ -231,9 +242,22 @@ class EdgeStore:
             scored = self._query([self._similarity_request(denses[number], found[number]) for number in asked])
         cosines = {number: {point.id: point.score for point in points}
                    for number, points in zip(asked, scored, strict=True)}
-        chunks: dict[Any, Chunk] = {}
+        chunks = self._made_chunks(generation)
         return [hits_of(points, query, cosines.get(number, {}), chunks)
                 for number, (points, query) in enumerate(zip(found, queries, strict=True))]
+
+    def _made_chunks(self, generation: int) -> dict[Any, Chunk]:
+        """The chunks made by the searches since the last write, for a search that read the engine entirely
+        within that time: it began at ``generation`` (even: no write under way) and no write has begun since.
+        A search that a write overlapped may have read some points before it and some after, so it makes its
+        chunks afresh and keeps none."""
+        if generation % 2 or generation != self._generation:
+            return {}
+        made_at, made = self._made
+        if made_at != generation or len(made) >= MADE_CHUNKS:
+            made = {}
+            self._made = (generation, made)
+        return made
 
     def _query(self, requests: list[qe.QueryRequest]) -> list[list[qe.ScoredPoint]]:
         if len(requests) < 2:

@@ -140,8 +140,9 @@ def hits_of(points: Sequence[Any], query: StoreQuery, cosines: Mapping[Any, floa
             chunks: dict[Any, Chunk] | None = None) -> list[ScoredChunk]:
     """An engine's scored points (``payload``, ``score``, ``vector``) as hits, with their cosine similarity to the
     query's dense vector when ``query.with_similarity``: from ``cosines`` (by point id) where the engine scored
-    them, else computed from the points' vectors. ``chunks`` (by point id) is shared by the searches of one batch:
-    a point found by several of them is made into a chunk once (chunks are frozen), and crosses a process once."""
+    them, else computed from the points' vectors. ``chunks`` (by point id) are those already made, and the ones
+    made here are added: the searches of one batch share them (a point found by several is made into a chunk once,
+    and crosses a process once), and ``EdgeStore`` keeps them from one search to the next (chunks are frozen)."""
     similarity: list[float | None] = [None] * len(points)
     if query.with_similarity:
         similarity = ([cosines.get(p.id) for p in points] if cosines is not None

@@ -23,9 +23,14 @@ from fastapi.testclient import TestClient
 
 from agent.state import LOCK_PREFIX
 from api.admission import Admission, _Slots
+from api.app import create_app
+from api.runtime import Runtime
+from knowledge.batching import QueryBatcher
+from knowledge.index import KnowledgeIndex
 from polydesk.errors import OverloadedError
+from polydesk.settings import Settings
 from polydesk.waiting import remote_wait
-from tests.api.conftest import ApiHarness
+from tests.api.conftest import KEYS, ApiHarness
 
 
 @contextmanager
@@ -79,6 +84,41 @@ def test_a_follow_up_waiting_for_its_conversation_lends_its_slot_to_other_custom
                                       "channel": "whatsapp"})
             assert other.status_code == 200, other.text
             assert other.json()["language"] == "id"
+
+
+@pytest.mark.usefixtures("waits_keep_their_slot")
+def test_a_message_waiting_for_its_turn_is_embedded_in_the_run_of_the_answer_before_it(
+        api: ApiHarness, tmp_path: Path) -> None:
+    """One slot, held by a follow-up waiting for its conversation; a new message waits behind it. When the
+    follow-up is answered, its model run embeds the waiting message too, which then takes that row instead of
+    running the model, and is answered as it would be alone."""
+    batcher = QueryBatcher(api.services.index.embedder)
+    index = KnowledgeIndex(store=api.services.index.store, embedder=batcher)
+    settings = Settings(data_dir=tmp_path, answer_concurrency=1, answer_queue_ms=60_000,  # type: ignore[call-arg]
+                        _env_file=None)
+    runtime = Runtime.open(settings, index=index, redis_client=api.services.redis,
+                           escalation=api.services.agent.escalation_policy)
+    message = {"message": "返品は何日以内ですか", "market": "JP", "channel": "line"}
+    try:
+        with TestClient(create_app(settings, runtime=runtime, keys=KEYS, background=False),
+                        raise_server_exceptions=False) as client:
+            waiting: list[Any] = []
+            behind = threading.Thread(target=lambda: waiting.append(
+                client.post("/v1/answer", headers=api.headers("connector"), json=message)))
+            with _follow_up_waiting(api, client):
+                behind.start()
+                deadline = time.monotonic() + 30
+                while message["message"] not in batcher._expected and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert message["message"] in batcher._expected
+            behind.join(timeout=60)
+    finally:
+        runtime.close()
+    assert (batcher.stats.ahead, batcher.stats.taken) == (1, 1)
+    assert waiting and waiting[0].status_code == 200, waiting
+    reply = waiting[0].json()
+    assert reply["status"] == "answered" and reply["language"] == "ja" and reply["citations"]
+    assert batcher._expected == {} and batcher._ahead == {}
 
 
 @pytest.mark.usefixtures("waits_keep_their_slot")

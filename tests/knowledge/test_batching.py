@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from knowledge import batching
 from knowledge.batching import QueryBatcher
 from knowledge.embedder import Embedder
 
@@ -131,3 +132,65 @@ def test_the_real_model_gives_each_concurrent_caller_its_own_vector(embedder: Em
         # Its own message's vector, not a neighbour's: int8 runs move a vector slightly (cosine ~0.997).
         assert cosines[own] > 0.98
         assert cosines[own] > np.delete(cosines, own).max() + 0.02
+
+
+# -- rows made ahead for requests waiting for their turn (``QueryBatcher.expecting``) ---------------------------
+
+
+@pytest.mark.unit
+def test_a_waiting_requests_message_goes_in_the_run_before_it_and_is_taken_without_a_run() -> None:
+    inner = SlowEmbedder(delay_s=0)
+    batcher = QueryBatcher(inner)
+    with batcher.expecting("返品は何日以内ですか"), batcher.expecting("¿Puedo pagar con Bizum?"):
+        assert batcher.embed_queries(["Wo ist mein Paket?"]).tolist() == [[18, ord("W")]]
+        assert inner.runs == [2]  # its own text and the longest waiting one (prefetch=1)
+        assert batcher.embed_queries(["返品は何日以内ですか"]).tolist() == [[10, ord("返")]]
+        assert inner.runs == [2]  # taken, no run
+        assert batcher.embed_queries(["¿Puedo pagar con Bizum?"]).tolist() == [[23, ord("¿")]]
+        assert inner.runs == [2, 1]  # nobody waits behind it any more
+    assert (batcher.stats.ahead, batcher.stats.taken) == (1, 1)
+    assert batcher.embed_queries(["返品は何日以内ですか"]).tolist() == [[10, ord("返")]]
+    assert inner.runs == [2, 1, 1]  # a row is taken once; a later request runs its own
+
+
+@pytest.mark.unit
+def test_a_request_that_leaves_without_embedding_leaves_nothing_behind() -> None:
+    inner = SlowEmbedder(delay_s=0)
+    batcher = QueryBatcher(inner)
+    with batcher.expecting("Posso pagar com Pix?"):  # refused in the queue, say
+        batcher.embed_queries(["How much is shipping?"])
+    assert inner.runs == [2] and batcher._ahead == {} and batcher._expected == {}
+    batcher.embed_queries(["Posso pagar com Pix?"])
+    assert inner.runs == [2, 1]
+
+
+@pytest.mark.unit
+def test_a_message_embedded_by_its_own_request_is_not_made_again_while_that_request_runs() -> None:
+    inner = SlowEmbedder(delay_s=0)
+    batcher = QueryBatcher(inner)
+    with batcher.expecting("Tôi có bao nhiêu ngày để đổi trả?"):  # its answer waits on an LLM after embedding
+        batcher.embed_queries(["Tôi có bao nhiêu ngày để đổi trả?"])
+        batcher.embed_queries(["ส่งฟรีเมื่อซื้อครบเท่าไหร่"])  # another answer meanwhile
+    assert inner.runs == [1, 1] and batcher.stats.ahead == 0
+
+
+@pytest.mark.unit
+def test_a_bad_waiting_message_fails_neither_the_run_it_joined_nor_anyone_but_itself() -> None:
+    inner = SlowEmbedder(delay_s=0)
+    batcher = QueryBatcher(inner)
+    with batcher.expecting("bad"):
+        assert batcher.embed_queries(["مرحبا"]).tolist() == [[5, ord("م")]]
+        with pytest.raises(ValueError):
+            batcher.embed_queries(["bad"])
+    assert inner.runs == [2, 1, 1]  # the joint run failed; the leader's text alone, then the bad one's own run
+
+
+@pytest.mark.unit
+def test_rows_made_ahead_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batching, "MADE_AHEAD", 2)
+    inner = SlowEmbedder(delay_s=0)
+    batcher = QueryBatcher(inner, prefetch=3)
+    with batcher.expecting("a1"), batcher.expecting("a22"), batcher.expecting("a333"):
+        batcher.embed_queries(["lead"])
+        assert inner.runs == [4] and list(batcher._ahead) == ["a22", "a333"]  # the oldest row made went first
+        assert batcher.embed_queries(["a333"]).tolist() == [[4, ord("a")]] and inner.runs == [4]
