@@ -6,12 +6,19 @@ writes a prepared request and reads the status line, the headers and ``Content-L
 microseconds a request. Each client sends one request after the other (no think time). A ``503`` with
 ``Retry-After`` makes the client wait that long before its next request, as a well-behaved connector does.
 
+The cyclic garbage collector is off while the clients run (after one collection): the process that loads is
+often the one that set the bench up (parsed and ingested the documents, loaded a model), and a full collection
+of that heap stopped every client for about a quarter of a second, which the latencies then counted as the
+server's (2026-12-04: 234–244 ms pauses in the bench's own process; the slowest 503 as the clients saw it
+538–938 ms while the server had refused it within 492 ms).
+
     stats = asyncio.run(run_clients("127.0.0.1", 8765, requests, clients=16, seconds=15))
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import time
 from collections import Counter
@@ -103,7 +110,14 @@ async def run_clients(host: str, port: int, requests: list[bytes], *, clients: i
         finally:
             writer.close()
 
-    started = time.perf_counter()
-    await asyncio.gather(*(client(i * 37) for i in range(clients)))
-    stats.seconds = time.perf_counter() - started
+    collecting = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(i * 37) for i in range(clients)))
+        stats.seconds = time.perf_counter() - started
+    finally:
+        if collecting:
+            gc.enable()
     return stats
