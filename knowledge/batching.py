@@ -114,7 +114,6 @@ class QueryBatcher:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        me = _Waiter(texts)
         with self._lock:
             made = self._ahead.pop(texts[0], None) if len(texts) == 1 else None
             for text in texts:
@@ -122,6 +121,7 @@ class QueryBatcher:
             if made is not None:
                 self.stats.taken += 1
                 return made[None, :]
+            me = _Waiter(texts)
             self._queue.append(me)
             lead = not self._running
             self._running = True
