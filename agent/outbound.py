@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 import phonenumbers
 import regex
@@ -146,21 +146,25 @@ def _phone_key(raw: str, region: str | None) -> str | None:
 def prompt_echo(text: str, protected: Iterable[str], *, allowed: Iterable[str] = ()) -> int:
     """The length, in words (an unspaced character counts a third of one), of the first span of ``text`` at
     least ``ECHO_WORDS`` words long that also occurs in a ``protected`` text; 0 when there is none."""
-    sources = [windows for windows in map(_windows_of, protected) if windows]
-    if not sources:
-        return 0
     pieces = _tokens(_without(_normal(text), [_normal(a) for a in allowed if a.strip()]))
+    mine = {window for piece in pieces for _, window in _windows(piece)}
+    shared = {window for source in protected for _, window in _windows(_source_tokens(source), among=mine)}
     for piece in pieces:
         for start, window in _windows(piece):
-            if any(window in windows for windows in sources):
-                return _echo_length(piece, start, frozenset().union(*sources))
+            if window in shared:
+                return _echo_length(piece, start, shared)
     return 0
 
 
-@functools.lru_cache(maxsize=256)
-def _windows_of(source: str) -> frozenset[tuple[str, ...]]:
-    """Every window of a protected text: the same prompts and persona instructions come with every reply."""
-    return frozenset(window for piece in _tokens(source) for _, window in _windows(piece))
+def _source_tokens(source: str) -> list[tuple[str, int]]:
+    """A protected text's tokens, line by line: a prompt differs from the last one in a line or two (its sources'
+    fence, say), so the lines' tokens are kept and the rest is not done again. No token spans a line break."""
+    return [token for line in source.split("\n") for token in _line_tokens(line)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _line_tokens(line: str) -> tuple[tuple[str, int], ...]:
+    return tuple(_tokens(line)[0])
 
 
 def _normal(text: str) -> str:
@@ -193,11 +197,16 @@ def _tokens(texts: str | Sequence[str]) -> list[list[tuple[str, int]]]:
     return result
 
 
-def _windows(tokens: Sequence[tuple[str, int]]) -> Iterable[tuple[int, tuple[str, ...]]]:
-    """For each start, the shortest run of tokens from there weighing ``ECHO_CHARS`` or more.
+def _windows(tokens: Sequence[tuple[str, int]], *, among: Collection[tuple[str, ...]] | None = None
+             ) -> Iterable[tuple[int, tuple[str, ...]]]:
+    """For each start, the shortest run of tokens from there weighing ``ECHO_CHARS`` or more; with ``among``,
+    only the windows in it (the others are not built).
 
     Two texts that share a long enough run share the window that starts where it starts: the window
     depends only on the tokens inside the run, so comparing windows finds every shared run."""
+    if among is not None and not among:
+        return
+    firsts = None if among is None else {window[0] for window in among}
     end, weight = 0, 0
     for start in range(len(tokens)):
         while end < len(tokens) and weight < ECHO_CHARS:
@@ -205,11 +214,14 @@ def _windows(tokens: Sequence[tuple[str, int]]) -> Iterable[tuple[int, tuple[str
             end += 1
         if weight < ECHO_CHARS:
             return
-        yield start, tuple(token for token, _ in tokens[start:end])
+        if firsts is None or tokens[start][0] in firsts:
+            window = tuple(token for token, _ in tokens[start:end])
+            if among is None or window in among:
+                yield start, window
         weight -= tokens[start][1]
 
 
-def _echo_length(tokens: Sequence[tuple[str, int]], first: int, windows: frozenset[tuple[str, ...]]) -> int:
+def _echo_length(tokens: Sequence[tuple[str, int]], first: int, windows: Collection[tuple[str, ...]]) -> int:
     """How far the echo that starts at ``first`` runs on, in words."""
     hits = {start for start, window in _windows(tokens) if window in windows}
     last = first

@@ -113,6 +113,18 @@ def test_case_punctuation_line_breaks_and_width_do_not_hide_an_echo() -> None:
 
 
 @pytest.mark.unit
+def test_an_echo_across_the_protected_texts_line_breaks_is_found_and_each_new_prompt_is_read_whole() -> None:
+    assert prompt_echo("one two three four five six seven eight", ["x one two three four\nfive six seven eight y"]) == 8
+    han = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥天地人"
+    assert prompt_echo(han[:24], [han[:12] + "\n" + han[12:]]) == 8
+    # Prompts that differ in one line (their sources' fence): the changed line counts in each.
+    for fence in ("3fa9c2d41b7e8a60", "77d0e1f2a3b4c5d6"):
+        prompt = f"Voice: warm.\nEach source stands between <<<SOURCE {fence}>>> lines.\nReply only in German."
+        assert prompt_echo(f"each source stands between source {fence} lines reply only in german", [prompt]) == 11
+        assert prompt_echo("each source stands between source 0000000000000000 lines", [prompt]) == 0
+
+
+@pytest.mark.unit
 def test_the_personas_greeting_and_sign_off_are_no_echo() -> None:
     persona = CATALOG.persona("gulf-respectful")
     sign_off = persona.sign_offs["ar"]  # nine words
