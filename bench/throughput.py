@@ -320,7 +320,8 @@ def _print(result: dict[str, Any], args: argparse.Namespace) -> None:
         ingest = result["ingest_while_serving"]
         print(f"  ingestion while serving ({ingest['files']} files): p95 ratio {ingest['p95_ratio']} (median; runs "
               f"{[pair['p95_ratio'] for pair in ingest['per_run']]}), p95 idle {ingest['idle']['p95_ms']} ms, while "
-              f"ingesting {ingest['while_ingesting']['p95_ms']} ms, upload {ingest['ingest_s']} s")
+              f"ingesting {ingest['while_ingesting']['p95_ms']} ms, upload {ingest['ingest_s']} s, files written when "
+              f"the load ended {[pair['files_done_during_load'] for pair in ingest['per_run']]} of {ingest['files']}")
     if "llm_overhead" in result:
         print(f"  around an instant LLM: {result['llm_overhead']}")
     print("  targets (issue: throughput; this machine, this run):")
