@@ -147,10 +147,11 @@ def prompt_echo(text: str, protected: Iterable[str], *, allowed: Iterable[str] =
     """The length, in words (an unspaced character counts a third of one), of the first span of ``text`` at
     least ``ECHO_WORDS`` words long that also occurs in a ``protected`` text; 0 when there is none."""
     pieces = _tokens(_without(_normal(text), [_normal(a) for a in allowed if a.strip()]))
-    mine = {window for piece in pieces for _, window in _windows(piece)}
+    windows = [list(_windows(piece)) for piece in pieces]
+    mine = {window for found in windows for _, window in found}
     shared = {window for source in protected for _, window in _windows(_source_tokens(source), among=mine)}
-    for piece in pieces:
-        for start, window in _windows(piece):
+    for piece, found in zip(pieces, windows, strict=True):
+        for start, window in found:
             if window in shared:
                 return _echo_length(piece, start, shared)
     return 0
