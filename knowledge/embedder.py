@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -38,6 +38,14 @@ class Embedder(Protocol):
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class CountsTokens(Protocol):
+    """An embedder that can tell a query's length in its model's tokens (prefix included), so that queries of
+    like length share a model run (``knowledge.batching``)."""
+
+    def query_tokens(self, text: str) -> int: ...
 
 
 def _in_batches(

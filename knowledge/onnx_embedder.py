@@ -50,6 +50,7 @@ FP32_FILE = "model.onnx"
 INT8_FILE = "model-int8.onnx"
 _INPUTS = ("input_ids", "attention_mask")
 _OUTPUT = "sentence_embedding"
+_QUERY = "query: "  # e5's prefix of a query (``passage: `` of a passage)
 _CHECK_TEXTS = ("query: Wo ist mein Paket?", "passage: 返品は30日以内であれば無料です。送料は当社が負担します。")
 
 
@@ -199,10 +200,13 @@ class OnnxE5Embedder:
         return cls(model_dir=ensure_onnx(cache_dir), **kwargs)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, "query: ", self._query_session)
+        return self._embed(texts, _QUERY, self._query_session)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, "passage: ", self._session)
+
+    def query_tokens(self, text: str) -> int:
+        return len(self._tokenizer.encode(_QUERY + text))
 
     def _embed(self, texts: Sequence[str], prefix: str, session: Any) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

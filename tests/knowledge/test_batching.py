@@ -9,13 +9,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import numpy as np
 import pytest
 
 from knowledge import batching
-from knowledge.batching import QueryBatcher
-from knowledge.embedder import Embedder
+from knowledge.batching import QueryBatcher, estimated_tokens
+from knowledge.embedder import CountsTokens, Embedder
 
 
 class SlowEmbedder:
@@ -123,6 +124,8 @@ def test_the_real_model_gives_each_concurrent_caller_its_own_vector(embedder: Em
                 "ส่งฟรีเมื่อซื้อครบเท่าไหร่", "Tôi có bao nhiêu ngày để đổi trả?", "滿多少免運費？",
                 "ما هي مدة الإرجاع؟", "¿Puedo pagar con Bizum?", "Posso pagar com Pix?", "How much is shipping?"]
     alone = np.vstack([embedder.embed_queries([m]) for m in messages])
+    assert isinstance(embedder, CountsTokens)  # runs of like length are made by the model's own count
+    assert embedder.query_tokens("How much is shipping?") < embedder.query_tokens("ส่งฟรีเมื่อซื้อครบเท่าไหร่")
     batcher = QueryBatcher(embedder, max_batch=32)
     together = _together(batcher, [[m] for m in messages] * 3)
     for i, rows in enumerate(together):
@@ -141,16 +144,55 @@ def test_the_real_model_gives_each_concurrent_caller_its_own_vector(embedder: Em
 def test_a_waiting_requests_message_goes_in_the_run_before_it_and_is_taken_without_a_run() -> None:
     inner = SlowEmbedder(delay_s=0)
     batcher = QueryBatcher(inner)
-    with batcher.expecting("返品は何日以内ですか"), batcher.expecting("¿Puedo pagar con Bizum?"):
+    with batcher.expecting("Onde está meu pedido?"), batcher.expecting("Kapan paket saya tiba?"):
         assert batcher.embed_queries(["Wo ist mein Paket?"]).tolist() == [[18, ord("W")]]
-        assert inner.runs == [2]  # its own text and the longest waiting one (prefetch=1)
-        assert batcher.embed_queries(["返品は何日以内ですか"]).tolist() == [[10, ord("返")]]
+        assert inner.runs == [2]  # its own text and the longest waiting one of its length (two wait: one)
+        assert batcher.embed_queries(["Onde está meu pedido?"]).tolist() == [[21, ord("O")]]
         assert inner.runs == [2]  # taken, no run
-        assert batcher.embed_queries(["¿Puedo pagar con Bizum?"]).tolist() == [[23, ord("¿")]]
+        assert batcher.embed_queries(["Kapan paket saya tiba?"]).tolist() == [[22, ord("K")]]
         assert inner.runs == [2, 1]  # nobody waits behind it any more
     assert (batcher.stats.ahead, batcher.stats.taken) == (1, 1)
-    assert batcher.embed_queries(["返品は何日以内ですか"]).tolist() == [[10, ord("返")]]
+    assert batcher.embed_queries(["Onde está meu pedido?"]).tolist() == [[21, ord("O")]]
     assert inner.runs == [2, 1, 1]  # a row is taken once; a later request runs its own
+
+
+@pytest.mark.unit
+def test_the_waiting_message_chosen_is_one_of_the_runs_length_not_the_oldest() -> None:
+    """A run pads every text to its longest: a waiting message much longer would make it pay for padding, one
+    much shorter would be padded itself. About 8, 23, 16 and 8 tokens (``estimated_tokens``)."""
+    inner = SlowEmbedder(delay_s=0)
+    batcher = QueryBatcher(inner)
+    with (batcher.expecting("ส่งฟรีเมื่อซื้อครบเท่าไหร่"), batcher.expecting("How do I return a pair of shoes that do not fit?"),
+          batcher.expecting("Where is my parcel?")):
+        batcher.embed_queries(["Wo ist mein Paket?"])
+        assert inner.runs == [2] and list(batcher._ahead) == ["Where is my parcel?"]
+        batcher.embed_queries(["ส่งฟรีเมื่อซื้อครบเท่าไหร่"])
+        assert inner.runs == [2, 1]  # nothing of its length waits: it runs alone
+    assert batcher._ahead == {}
+
+
+@pytest.mark.unit
+def test_more_waiting_messages_go_in_a_run_as_the_queue_grows_up_to_prefetch() -> None:
+    inner = SlowEmbedder(delay_s=0)
+    batcher = QueryBatcher(inner, prefetch=3)
+    for waiting in (3, 8, 16):
+        texts = [f"q{waiting:02d}{i:02d}" for i in range(waiting)]  # all of the leader's length
+        with ExitStack() as stack:
+            for text in texts:
+                stack.enter_context(batcher.expecting(text))
+            batcher.embed_queries(["lead"])
+            made = list(batcher._ahead)
+        assert made == texts[:len(made)]  # the longest waiting first among equals
+    assert inner.runs == [2, 3, 4]  # one per four waiting, at least one, at most ``prefetch``
+    assert batcher._ahead == {} and batcher._expected == {}
+
+
+@pytest.mark.unit
+def test_an_embedder_that_cannot_count_tokens_gets_an_estimate_from_the_texts_size() -> None:
+    assert not isinstance(SlowEmbedder(), CountsTokens)
+    # A subword token is about four UTF-8 bytes, in Latin scripts and in CJK alike.
+    assert estimated_tokens("Wo ist mein Paket?") == estimated_tokens("Where is my parcel?")
+    assert estimated_tokens("返品は何日以内ですか") < estimated_tokens("How do I return a pair of shoes that do not fit?")
 
 
 @pytest.mark.unit
@@ -190,7 +232,10 @@ def test_rows_made_ahead_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(batching, "MADE_AHEAD", 2)
     inner = SlowEmbedder(delay_s=0)
     batcher = QueryBatcher(inner, prefetch=3)
-    with batcher.expecting("a1"), batcher.expecting("a22"), batcher.expecting("a333"):
+    texts = [f"a{i:02d}" for i in range(12)]
+    with ExitStack() as stack:
+        for text in texts:
+            stack.enter_context(batcher.expecting(text))
         batcher.embed_queries(["lead"])
-        assert inner.runs == [4] and list(batcher._ahead) == ["a22", "a333"]  # the oldest row made went first
-        assert batcher.embed_queries(["a333"]).tolist() == [[4, ord("a")]] and inner.runs == [4]
+        assert inner.runs == [4] and list(batcher._ahead) == ["a01", "a02"]  # the oldest row made went first
+        assert batcher.embed_queries(["a02"]).tolist() == [[3, ord("a")]] and inner.runs == [4]
