@@ -67,6 +67,7 @@ class _Expected:
 @dataclass(eq=False)
 class _Waiter:
     texts: Sequence[str]
+    tokens: int | None = None  # its longest text's length in tokens, when the requests that waited for it said
     done: threading.Event = field(default_factory=threading.Event)
     rows: np.ndarray | None = None
     error: BaseException | None = None
@@ -118,12 +119,12 @@ class QueryBatcher:
             with self._lock:
                 self._forget(text, ticket)
 
-    def _forget(self, text: str, ticket: object | None = None) -> None:
+    def _forget(self, text: str, ticket: object | None = None) -> int | None:
         """One request's expectation of ``text`` ended (``ticket``'s, or the oldest); with the last, its row made
-        ahead goes. Called with the lock held."""
+        ahead goes. ``text``'s length in tokens, if it was expected. Called with the lock held."""
         expected = self._expected.get(text)
         if expected is None:
-            return
+            return None
         tickets = expected.tickets
         if ticket is None:
             tickets.pop(0)
@@ -132,18 +133,18 @@ class QueryBatcher:
         if not tickets:
             del self._expected[text]
             self._ahead.pop(text, None)
+        return expected.tokens
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             made = self._ahead.pop(texts[0], None) if len(texts) == 1 else None
-            for text in texts:
-                self._forget(text)
+            tokens = [self._forget(text) for text in texts]
             if made is not None:
                 self.stats.taken += 1
                 return made[None, :]
-            me = _Waiter(texts)
+            me = _Waiter(texts, None if None in tokens else max(t for t in tokens if t is not None))
             self._queue.append(me)
             lead = not self._running
             self._running = True
@@ -169,7 +170,12 @@ class QueryBatcher:
                 waiter = self._queue.pop(0)
                 batch.append(waiter)
                 size += len(waiter.texts)
-            ahead = self._next_expected(batch)
+        ahead: list[str] = []
+        if self.prefetch and self._expected:
+            # Counted outside the lock, which the event loop takes when a request starts to wait.
+            width = max(waiter.tokens or max(map(self._tokens, waiter.texts)) for waiter in batch)
+            with self._lock:
+                ahead = self._next_expected(batch, width)
         try:
             self._run(batch, size, ahead)
         finally:
@@ -185,14 +191,12 @@ class QueryBatcher:
                 else:
                     self._running = False
 
-    def _next_expected(self, batch: list[_Waiter]) -> list[str]:
-        """Texts of waiting requests to embed in ``batch``'s run: those of its length, the closest first (the
-        oldest among equals), one for each ``WAITING_PER_TEXT_AHEAD`` requests waiting, at least one and at most
-        ``prefetch``; none whose row is made or that the run embeds already. Called with the lock held."""
-        if not self.prefetch or not self._expected:
-            return []
+    def _next_expected(self, batch: list[_Waiter], width: int) -> list[str]:
+        """Texts of waiting requests to embed in ``batch``'s run (its longest text ``width`` tokens): those of its
+        length, the closest first (the oldest among equals), one for each ``WAITING_PER_TEXT_AHEAD`` requests
+        waiting, at least one and at most ``prefetch``; none whose row is made or that the run embeds already.
+        Called with the lock held."""
         running = {text for waiter in batch for text in waiter.texts}
-        width = max(self._tokens(text) for text in running)
         slack = max(3, width // 4)  # tokens a text may be shorter than the run's longest: its padding
         fitting = [(width - expected.tokens, text) for text, expected in self._expected.items()
                    if -1 <= width - expected.tokens <= slack and text not in self._ahead and text not in running]
