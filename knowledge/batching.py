@@ -67,7 +67,7 @@ class _Expected:
 @dataclass(eq=False)
 class _Waiter:
     texts: Sequence[str]
-    tokens: int | None = None  # its longest text's length in tokens, when the requests that waited for it said
+    tokens: int | None = None  # its longest text's length in tokens, when each was counted while expected
     done: threading.Event = field(default_factory=threading.Event)
     rows: np.ndarray | None = None
     error: BaseException | None = None
@@ -108,7 +108,8 @@ class QueryBatcher:
     @contextmanager
     def expecting(self, text: str) -> Iterator[None]:
         """While inside, a request will embed ``text`` (its message): a run before it may embed it too. The
-        request's first ``embed_queries`` of ``text`` ends the expectation, as leaving does."""
+        request's first ``embed_queries`` of ``text`` ends the expectation, as leaving does. ``text`` is counted
+        in tokens here, before the lock, once per request."""
         ticket = object()
         tokens = self._tokens(text)
         with self._lock:
@@ -140,11 +141,11 @@ class QueryBatcher:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             made = self._ahead.pop(texts[0], None) if len(texts) == 1 else None
-            tokens = [self._forget(text) for text in texts]
+            counted = [self._forget(text) for text in texts]
             if made is not None:
                 self.stats.taken += 1
                 return made[None, :]
-            me = _Waiter(texts, None if None in tokens else max(t for t in tokens if t is not None))
+            me = _Waiter(texts, tokens=None if None in counted else max(n for n in counted if n is not None))
             self._queue.append(me)
             lead = not self._running
             self._running = True
