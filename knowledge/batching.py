@@ -67,7 +67,6 @@ class _Expected:
 @dataclass(eq=False)
 class _Waiter:
     texts: Sequence[str]
-    tokens: int | None = None  # its longest text's length in tokens, when each was counted while expected
     done: threading.Event = field(default_factory=threading.Event)
     rows: np.ndarray | None = None
     error: BaseException | None = None
@@ -120,12 +119,12 @@ class QueryBatcher:
             with self._lock:
                 self._forget(text, ticket)
 
-    def _forget(self, text: str, ticket: object | None = None) -> int | None:
+    def _forget(self, text: str, ticket: object | None = None) -> None:
         """One request's expectation of ``text`` ended (``ticket``'s, or the oldest); with the last, its row made
-        ahead goes. ``text``'s length in tokens, if it was expected. Called with the lock held."""
+        ahead goes. Called with the lock held."""
         expected = self._expected.get(text)
         if expected is None:
-            return None
+            return
         tickets = expected.tickets
         if ticket is None:
             tickets.pop(0)
@@ -134,18 +133,18 @@ class QueryBatcher:
         if not tickets:
             del self._expected[text]
             self._ahead.pop(text, None)
-        return expected.tokens
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
             made = self._ahead.pop(texts[0], None) if len(texts) == 1 else None
-            counted = [self._forget(text) for text in texts]
+            for text in texts:
+                self._forget(text)
             if made is not None:
                 self.stats.taken += 1
                 return made[None, :]
-            me = _Waiter(texts, tokens=None if None in counted else max(n for n in counted if n is not None))
+            me = _Waiter(texts)
             self._queue.append(me)
             lead = not self._running
             self._running = True
@@ -174,7 +173,7 @@ class QueryBatcher:
         ahead: list[str] = []
         if self.prefetch and self._expected:
             # Counted outside the lock, which the event loop takes when a request starts to wait.
-            width = max(waiter.tokens or max(map(self._tokens, waiter.texts)) for waiter in batch)
+            width = max(self._tokens(text) for waiter in batch for text in waiter.texts)
             with self._lock:
                 ahead = self._next_expected(batch, width)
         try:
