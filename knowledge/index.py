@@ -56,6 +56,17 @@ def _wide(query: StoreQuery) -> StoreQuery:
     return replace(query, limit=query.limit * 2 + 4)
 
 
+def _without_versions(query: StoreQuery, hits: list[ScoredChunk], live: dict[str, DocumentRecord]) -> StoreQuery:
+    """``query`` leaving out the versions of ``hits`` that are not the live ones of their documents."""
+    left_out = {(hit.chunk.document_id, hit.chunk.version) for hit in hits
+                if (record := live.get(hit.chunk.document_id)) is None or record.version != hit.chunk.version}
+    if not left_out:
+        return query
+    already = query.filter.except_versions
+    flt = replace(query.filter, except_versions=already + tuple(sorted(left_out - set(already))))
+    return replace(query, filter=flt)
+
+
 @dataclass(frozen=True, slots=True)
 class EncodedChunks:
     dense: np.ndarray
@@ -239,10 +250,12 @@ class KnowledgeIndex:
     def _search_live(self, queries: Sequence[StoreQuery], *, attempts: int = 3) -> list[list[ScoredChunk]]:
         """Hits of live versions only, per query.
 
-        Chunks of other versions (a document being replaced) can take places: a search asks for a few more hits
-        than wanted, and again for many more when such chunks did fill its places. Every hit read back costs
-        (most of a search's time is turning payloads into chunks), so the common case reads few. The fusion's
-        candidates stay those of the wide search, so the ranking does not depend on which was run.
+        Chunks of versions that are not live (a document being written or replaced) can take places: a search asks
+        for a few more hits than wanted, and when such chunks did fill its places, again for many more and without
+        the versions they belong to (a large upload that repeats a live answer could otherwise fill every place,
+        and every candidate the fusion gets). Every hit read back costs (most of a search's time is turning
+        payloads into chunks), so the common case reads few. The fusion's candidates stay those of the wide search,
+        so, unless versions were left out, the ranking does not depend on which was run.
 
         A version switch between the search and the catalogue read makes the hits of the old version stale
         while the new version's chunks were not searched: then the searches run again (rare, bounded).
@@ -262,6 +275,6 @@ class KnowledgeIndex:
                        for hits, raw, q, a in zip(found, raws, queries, asked, strict=True)]
             if not stale and not any(crowded):
                 break
-            asked = [replace(a, limit=max(a.limit, _wide(q).limit)) if short else a
-                     for q, a, short in zip(queries, asked, crowded, strict=True)]
+            asked = [_without_versions(replace(a, limit=max(a.limit, _wide(q).limit)), raw, live) if short else a
+                     for q, a, short, raw in zip(queries, asked, crowded, raws, strict=True)]
         return [hits[: query.limit] for hits, query in zip(found, queries, strict=True)]

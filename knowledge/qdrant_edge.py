@@ -38,9 +38,11 @@ from knowledge.store import (
     DOCUMENT_INDEXED_FIELDS,
     INDEXED_FIELDS,
     SPARSE,
+    AllOf,
     Condition,
     Empty,
     Match,
+    chunk_filter_exclusions,
     chunk_filter_terms,
     chunk_from_payload,
     document_chunk_terms,
@@ -71,7 +73,9 @@ def _plain_vectors(vectors: Any) -> dict[str, list[float] | SparseVector]:
             else list(value) for name, value in (vectors or {}).items()}
 
 
-def _condition(match: Condition) -> qe.FieldCondition | qe.IsEmptyCondition:
+def _condition(match: Condition) -> qe.FieldCondition | qe.IsEmptyCondition | qe.Filter:
+    if isinstance(match, AllOf):
+        return _edge_filter(match.terms)
     if isinstance(match, Empty):
         return qe.IsEmptyCondition(match.key)
     if len(match.values) == 1:
@@ -213,7 +217,8 @@ class EdgeStore:
         return sorted(chunks, key=lambda chunk: (chunk.version, chunk.position))
 
     def count_chunks(self, flt: ChunkFilter) -> int:
-        request = qe.CountRequest(exact=True, filter=_edge_filter(chunk_filter_terms(flt)))
+        request = qe.CountRequest(exact=True,
+                                  filter=_edge_filter(chunk_filter_terms(flt), chunk_filter_exclusions(flt)))
         with store_errors("count_chunks"):
             self._check_open()
             return self._chunks.count(request)
@@ -276,7 +281,7 @@ class EdgeStore:
 
     def _search_request(self, query: StoreQuery, dense: Any) -> qe.QueryRequest:
         terms = chunk_filter_terms(query.filter)
-        flt = _edge_filter(terms)
+        flt = _edge_filter(terms, chunk_filter_exclusions(query.filter))
         # Sparse IDF counts only the tenant's own chunks: another tenant's vocabulary must not shift scores.
         idf = qe.SearchParams(idf=qe.IdfParams(corpus=_edge_filter(terms[:1])))
         sparse = None if query.sparse is None else qe.Query.Nearest(

@@ -32,9 +32,11 @@ from knowledge.store import (
     DOCUMENT_INDEXED_FIELDS,
     INDEXED_FIELDS,
     SPARSE,
+    AllOf,
     Condition,
     Empty,
     Match,
+    chunk_filter_exclusions,
     chunk_filter_terms,
     chunk_from_payload,
     document_chunk_terms,
@@ -52,7 +54,9 @@ from knowledge.store import (
 from polydesk.errors import ConfigError, InputError
 
 
-def _condition(match: Condition) -> models.FieldCondition | models.IsEmptyCondition:
+def _condition(match: Condition) -> models.FieldCondition | models.IsEmptyCondition | models.Filter:
+    if isinstance(match, AllOf):
+        return _server_filter(match.terms)
     if isinstance(match, Empty):
         return models.IsEmptyCondition(is_empty=models.PayloadField(key=match.key))
     if len(match.values) == 1:
@@ -171,7 +175,7 @@ class ServerStore:
         return sorted(chunks, key=lambda chunk: (chunk.version, chunk.position))
 
     def count_chunks(self, flt: ChunkFilter) -> int:
-        count_filter = _server_filter(chunk_filter_terms(flt))
+        count_filter = _server_filter(chunk_filter_terms(flt), chunk_filter_exclusions(flt))
         with store_errors("count_chunks"):
             return self._client.count(self._chunks, count_filter=count_filter, exact=True).count
 
@@ -192,7 +196,7 @@ class ServerStore:
 
     def _search_arguments(self, query: StoreQuery) -> dict[str, Any]:
         terms = chunk_filter_terms(query.filter)
-        flt = _server_filter(terms)
+        flt = _server_filter(terms, chunk_filter_exclusions(query.filter))
         # Sparse IDF counts only the tenant's own chunks: another tenant's vocabulary must not shift scores.
         idf = models.SearchParams(idf=models.IdfCorpusParams(corpus=_server_filter(terms[:1])))
         dense = None if query.dense is None else [float(value) for value in query.dense]

@@ -254,6 +254,8 @@ class ChunkFilter:
     kinds: tuple[str, ...] | None = None
     document_ids: tuple[str, ...] | None = None
     unflagged_only: bool = False  # only chunks whose ``flag`` is unset (fit for generation)
+    # (document id, version) pairs left out: versions a search found that are not live (being written, replaced)
+    except_versions: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.tenant:

@@ -123,7 +123,14 @@ class Empty:
     key: str
 
 
-Condition = Match | Empty
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """One condition: all of ``terms`` hold (left out with ``must_not``: one version of one document)."""
+
+    terms: tuple[Match | Empty, ...]
+
+
+Condition = Match | Empty | AllOf
 
 
 def similarities(vectors: Sequence[Any], query: Sequence[float]) -> list[float]:
@@ -193,6 +200,12 @@ def chunk_filter_terms(flt: ChunkFilter) -> list[Condition]:
     if flt.unflagged_only:
         terms.append(Empty(FLAG))
     return terms
+
+
+def chunk_filter_exclusions(flt: ChunkFilter) -> list[Condition]:
+    """The conditions a chunk of the filter must not meet: the versions it leaves out."""
+    return [AllOf((Match("document_id", (document_id,)), Match("version", (version,))))
+            for document_id, version in flt.except_versions]
 
 
 def document_filter_terms(tenant: str, *, market: str | None, language: str | None, kind: str | None

@@ -125,6 +125,26 @@ def test_chunks_of_a_version_being_written_do_not_crowd_out_the_live_ones(index:
     assert {hit.chunk.version for hit in hits} == {1}
 
 
+@pytest.mark.parametrize("staged_version", [1, 2])  # a new document being written; a live one being replaced
+def test_many_chunks_being_written_that_match_better_do_not_crowd_out_the_live_ones(
+        index: KnowledgeIndex, staged_version: int) -> None:
+    """A large upload whose text repeats the live answer (a manual quoting the FAQ) stages more chunks that
+    match as well or better than the wide search asks for, and than either side of a hybrid search hands to
+    the fusion: the searches after the first leave those versions out, so the live answer still comes back."""
+    _write(index, ["Refunds reach your card within 5 days.", "Refund requests need the order number."])
+    staged_texts = [f"Refunds reach your card within 5 days. Section {n}." for n in range(150)]
+    encoded = index.encode(staged_texts)
+    document_id = "d0" if staged_version == 2 else "manual"
+    staged = [Chunk(tenant="t", document_id=document_id, version=staged_version, position=n, text=text,
+                    language="en", kind="doc", source=document_id) for n, text in enumerate(staged_texts)]
+    index.store.upsert_chunks(staged, encoded.dense.tolist(), encoded.sparse)
+    left_out = ChunkFilter(tenant="t", except_versions=((document_id, staged_version),))
+    assert index.store.count_chunks(ChunkFilter(tenant="t")) == 152 and index.store.count_chunks(left_out) == 2
+    for mode in ("hybrid", "dense"):
+        hits = index.search("How long do refunds take to reach my card?", tenant="t", top_k=15, mode=mode)
+        assert sorted((hit.chunk.document_id, hit.chunk.version) for hit in hits) == [("d0", 1), ("d1", 1)], mode
+
+
 def test_an_empty_query_is_refused(index: KnowledgeIndex) -> None:
     with pytest.raises(InputError):
         index.search("   ", tenant="t")
