@@ -62,8 +62,8 @@ def _without_versions(query: StoreQuery, hits: list[ScoredChunk], live: dict[str
                 if (record := live.get(hit.chunk.document_id)) is None or record.version != hit.chunk.version}
     if not left_out:
         return query
-    already = query.filter.except_versions
-    flt = replace(query.filter, except_versions=already + tuple(sorted(left_out - set(already))))
+    # The versions left out before cannot be among the hits: the search did not return them.
+    flt = replace(query.filter, except_versions=query.filter.except_versions + tuple(sorted(left_out)))
     return replace(query, filter=flt)
 
 

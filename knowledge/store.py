@@ -127,7 +127,7 @@ class Empty:
 class AllOf:
     """One condition: all of ``terms`` hold (left out with ``must_not``: one version of one document)."""
 
-    terms: tuple[Match | Empty, ...]
+    terms: tuple[Condition, ...]
 
 
 Condition = Match | Empty | AllOf
@@ -204,7 +204,7 @@ def chunk_filter_terms(flt: ChunkFilter) -> list[Condition]:
 
 def chunk_filter_exclusions(flt: ChunkFilter) -> list[Condition]:
     """The conditions a chunk of the filter must not meet: the versions it leaves out."""
-    return [AllOf((Match("document_id", (document_id,)), Match("version", (version,))))
+    return [AllOf(tuple(document_chunk_terms(flt.tenant, document_id, version)))
             for document_id, version in flt.except_versions]
 
 
